@@ -1,0 +1,156 @@
+package goredis
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrBadURL is wrapped by every error Open returns for a URL it cannot use.
+var ErrBadURL = errors.New("goredis: bad redis url")
+
+// Open connects to the Redis that rawURL names and returns a Store that owns
+// the client (Close closes it). The forms are:
+//
+//	redis://[user:password@]host:port[/db][?dial_timeout=3s&...]
+//	rediss://...                                     TLS
+//	redis+cluster://[user:password@]host:port[,host:port...][?...]
+//	rediss+cluster://...                             Cluster over TLS
+//	redis+sentinel://[user:password@]host:port[,host:port...]/master[/db][?sentinel_password=...]
+//
+// The query parameters of go-redis's ParseURL (dial_timeout, read_timeout,
+// pool_size, protocol, ...) are accepted. The password is never included in
+// an error message.
+func Open(rawURL string, opts Options) (*Store, error) {
+	client, err := NewClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opts.OwnsClient = true
+	s, err := NewWithOptions(client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewClient returns the go-redis client for rawURL, in the forms Open
+// accepts, without wrapping it in a Store.
+func NewClient(rawURL string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || rest == "" {
+		return nil, fmt.Errorf("%w: want scheme://host:port, got %q", ErrBadURL, redact(rawURL))
+	}
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), scrub(err, rawURL))
+		}
+		return redis.NewClient(o), nil
+	case "redis+cluster", "rediss+cluster":
+		return clusterClient(strings.TrimSuffix(strings.ToLower(scheme), "+cluster"), rest, rawURL)
+	case "redis+sentinel", "rediss+sentinel":
+		return sentinelClient(strings.ToLower(scheme) == "rediss+sentinel", rest, rawURL)
+	default:
+		return nil, fmt.Errorf("%w: unknown scheme %q (want redis, rediss, redis+cluster, rediss+cluster or redis+sentinel)", ErrBadURL, scheme)
+	}
+}
+
+func clusterClient(scheme, rest, rawURL string) (redis.UniversalClient, error) {
+	// redis+cluster://u:p@h1:1,h2:2?x=y becomes go-redis's
+	// redis://u:p@h1:1?addr=h2:2&x=y.
+	hostPart, query, _ := strings.Cut(rest, "?")
+	userinfo := ""
+	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+		userinfo, hostPart = hostPart[:i+1], hostPart[i+1:]
+	}
+	hostPart = strings.TrimSuffix(hostPart, "/")
+	hosts := strings.Split(hostPart, ",")
+	if hostPart == "" || len(hosts) == 0 {
+		return nil, fmt.Errorf("%w: %s: no cluster hosts", ErrBadURL, redact(rawURL))
+	}
+	q := url.Values{}
+	if query != "" {
+		var err error
+		if q, err = url.ParseQuery(query); err != nil {
+			return nil, fmt.Errorf("%w: %s: bad query", ErrBadURL, redact(rawURL))
+		}
+	}
+	for _, h := range hosts[1:] {
+		if h == "" {
+			return nil, fmt.Errorf("%w: %s: empty host in list", ErrBadURL, redact(rawURL))
+		}
+		q.Add("addr", h)
+	}
+	u := scheme + "://" + userinfo + hosts[0]
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	o, err := redis.ParseClusterURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), scrub(err, u))
+	}
+	return redis.NewClusterClient(o), nil
+}
+
+func sentinelClient(tls bool, rest, rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse("redis://" + rest)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: %s: want redis+sentinel://host:port[,host:port]/master[/db]", ErrBadURL, redact(rawURL))
+	}
+	path := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(path) == 0 || path[0] == "" || len(path) > 2 {
+		return nil, fmt.Errorf("%w: %s: want /master[/db] after the sentinel hosts", ErrBadURL, redact(rawURL))
+	}
+	o := &redis.FailoverOptions{MasterName: path[0], SentinelAddrs: strings.Split(u.Host, ",")}
+	for _, a := range o.SentinelAddrs {
+		if a == "" || !strings.Contains(a, ":") {
+			return nil, fmt.Errorf("%w: %s: sentinel address %q needs host:port", ErrBadURL, redact(rawURL), a)
+		}
+	}
+	if len(path) == 2 {
+		if o.DB, err = strconv.Atoi(path[1]); err != nil || o.DB < 0 {
+			return nil, fmt.Errorf("%w: %s: bad database number %q", ErrBadURL, redact(rawURL), path[1])
+		}
+	}
+	if u.User != nil {
+		o.Username = u.User.Username()
+		o.Password, _ = u.User.Password()
+	}
+	q := u.Query()
+	o.SentinelUsername = q.Get("sentinel_username")
+	o.SentinelPassword = q.Get("sentinel_password")
+	if tls {
+		o.TLSConfig = tlsConfig(u.Hostname())
+	}
+	return redis.NewFailoverClient(o), nil
+}
+
+// redact hides the password of a URL for error messages.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if i := strings.LastIndexByte(rest, '@'); ok && i >= 0 {
+		return scheme + "://xxxxx@" + rest[i+1:]
+	}
+	return raw
+}
+
+// scrub removes the password from a parse error's text.
+func scrub(err error, raw string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
