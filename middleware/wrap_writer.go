@@ -48,6 +48,8 @@ type WrapResponseWriter interface {
 	// called from a hook return [ErrWriteInHook], and WriteHeader and Flush
 	// called from a hook are ignored. Before has no effect once HeaderWritten
 	// is true or the connection has been hijacked; a nil fn is ignored.
+	// Hooks never run if the connection is hijacked, or if nothing at all is
+	// written (see WrapWriter for finishing such a response).
 	Before(fn func(status int))
 
 	// Tee copies every body byte accepted by the wrapped writer to w as well,
@@ -62,6 +64,17 @@ type WrapResponseWriter interface {
 // WrapWriter wraps w in a [WrapResponseWriter]. Wrapping an already wrapped
 // writer is fine: each layer keeps its own hooks and counters, and the hooks of
 // the innermost layer (the one the handler writes to) run first.
+//
+// A handler may return without writing anything, leaving net/http to send an
+// implicit 200 that no hook sees. A middleware whose hooks must always run
+// (to set a cookie, say) finishes the response itself after the handler:
+//
+//	ww := middleware.WrapWriter(w)
+//	ww.Before(setCookie)
+//	next.ServeHTTP(ww, r)
+//	if !ww.HeaderWritten() {
+//		ww.WriteHeader(http.StatusOK) // runs the hooks; a no-op after Hijack
+//	}
 func WrapWriter(w http.ResponseWriter) WrapResponseWriter {
 	var kind int
 	if canFlush(w) {
@@ -234,9 +247,30 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteString writes s like Write, without copying it to a byte slice when
+// the wrapped writer is an io.StringWriter (as net/http's writers are).
+func (w *writer) WriteString(s string) (int, error) {
+	sw, ok := w.w.(io.StringWriter)
+	if !ok || w.inHooks {
+		return w.Write([]byte(s))
+	}
+	if !w.wrote && !w.hijacked {
+		w.commit(http.StatusOK)
+	}
+	n, err := sw.WriteString(s)
+	w.bytes += int64(n)
+	if w.tee != nil && n > 0 {
+		_, _ = io.WriteString(w.tee, s[:n])
+	}
+	return n, err
+}
+
 func (w *writer) flush() error {
 	if w.inHooks {
 		return nil
+	}
+	if w.hijacked {
+		return http.ErrHijacked
 	}
 	if !w.wrote && !w.hijacked {
 		w.commit(http.StatusOK)
@@ -324,6 +358,7 @@ func (w *fullWriter) ReadFrom(r io.Reader) (int64, error)           { return w.r
 
 var (
 	_ WrapResponseWriter = (*writer)(nil)
+	_ io.StringWriter    = (*writer)(nil)
 	_ http.Flusher       = (*flushWriter)(nil)
 	_ http.Hijacker      = (*hijackWriter)(nil)
 	_ io.ReaderFrom      = (*readFromWriter)(nil)

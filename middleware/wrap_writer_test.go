@@ -584,3 +584,113 @@ func TestWrapWriter_Unwrap_returns_wrapped(t *testing.T) {
 		t.Fatalf("Unwrap = %T, want the recorder", got)
 	}
 }
+
+func TestWrapWriter_WriteString_runs_hooks_counts_and_tees(t *testing.T) {
+	for name, w := range map[string]http.ResponseWriter{
+		"StringWriter":   httptest.NewRecorder(),
+		"Write fallback": &bareWriter{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ww := middleware.WrapWriter(w)
+			var tee bytes.Buffer
+			ww.Tee(&tee)
+			hookStatus := 0
+			ww.Before(func(status int) { hookStatus = status })
+			n, err := io.WriteString(ww, "hello")
+			if n != 5 || err != nil || hookStatus != 200 || ww.BytesWritten() != 5 || tee.String() != "hello" {
+				t.Fatalf("WriteString = %d, %v; hook %d, BytesWritten %d, tee %q", n, err, hookStatus, ww.BytesWritten(), tee.String())
+			}
+		})
+	}
+}
+
+func TestWrapWriter_WriteString_from_hook_fails(t *testing.T) {
+	ww := middleware.WrapWriter(httptest.NewRecorder())
+	var hookErr error
+	ww.Before(func(int) { _, hookErr = io.WriteString(ww, "x") })
+	ww.WriteHeader(http.StatusOK)
+	if !errors.Is(hookErr, middleware.ErrWriteInHook) {
+		t.Fatalf("WriteString from hook error = %v, want ErrWriteInHook", hookErr)
+	}
+}
+
+func TestWrapWriter_HTTP2_flushes_and_does_not_claim_Hijacker(t *testing.T) {
+	ack := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := nest(w, 3)
+		if _, ok := ww.(http.Hijacker); ok {
+			t.Error("wrapper of an HTTP/2 writer claims http.Hijacker")
+		}
+		if _, _, err := http.NewResponseController(ww).Hijack(); !errors.Is(err, http.ErrNotSupported) {
+			t.Errorf("Hijack over HTTP/2 error = %v, want ErrNotSupported", err)
+		}
+		rc := http.NewResponseController(ww)
+		for i := range 2 {
+			_, _ = io.WriteString(ww, "data: "+string(rune('a'+i))+"\n\n")
+			if err := rc.Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+				return
+			}
+			select {
+			case <-ack:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	br := bufio.NewReader(resp.Body)
+	for i := range 2 {
+		line, err := br.ReadString('\n')
+		if err != nil || line != "data: "+string(rune('a'+i))+"\n" {
+			t.Fatalf("event %d = %q, %v", i, line, err)
+		}
+		_, _ = br.ReadString('\n')
+		ack <- struct{}{}
+	}
+}
+
+func TestWrapWriter_after_Hijack_WriteHeader_and_Flush_do_nothing(t *testing.T) {
+	srv, logs := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.WrapWriter(w)
+		conn, brw, err := ww.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		ww.WriteHeader(http.StatusOK)
+		if err := http.NewResponseController(ww).Flush(); !errors.Is(err, http.ErrHijacked) {
+			t.Errorf("Flush after Hijack error = %v, want ErrHijacked", err)
+		}
+		if ww.HeaderWritten() || ww.Status() != 0 {
+			t.Errorf("after Hijack: HeaderWritten=%v Status=%d", ww.HeaderWritten(), ww.Status())
+		}
+		_, _ = brw.WriteString("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+		_ = brw.Flush()
+	}))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d, want 204", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "WriteHeader") {
+		t.Fatalf("server logged: %s", logs.String())
+	}
+}
