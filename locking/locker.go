@@ -1,0 +1,374 @@
+package locking
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rediware/rediware/store"
+)
+
+var (
+	//go:embed obtain.lua
+	obtainLua    string
+	obtainScript = store.NewScript(obtainLua)
+
+	//go:embed release.lua
+	releaseLua    string
+	releaseScript = store.NewScript(releaseLua)
+
+	//go:embed extend.lua
+	extendLua    string
+	extendScript = store.NewScript(extendLua)
+
+	//go:embed pttl.lua
+	pttlLua    string
+	pttlScript = store.NewScript(pttlLua)
+)
+
+// Options configures a Locker. The zero value means all defaults.
+type Options struct {
+	// Prefix is the keyspace prefix of lock keys: the lock "job:42" lives
+	// in "{Prefix:job:42}:owner" and its fencing counter in
+	// "{Prefix:job:42}:fence", one hash slot on Redis Cluster. Default:
+	// "lock".
+	Prefix string
+
+	// NodeTimeout bounds each node's answer in a Redlock attempt, so that
+	// a slow node does not eat the lock's validity. Default: a tenth of
+	// the lock's TTL, at least 10ms. Single-store Lockers use the caller's
+	// context only.
+	NodeTimeout time.Duration
+
+	// DriftFactor is the share of the TTL subtracted from the validity to
+	// allow for clock drift between client and servers; 2ms are subtracted
+	// as well. Default: 0.01, as in the Redlock description.
+	DriftFactor float64
+}
+
+// Locker obtains locks on one store, or on a quorum of independent stores
+// (Redlock, see NewRedlock). It is safe for concurrent use.
+type Locker struct {
+	nodes  []store.Store
+	quorum int
+	ks     store.Keyspace
+	opts   Options
+}
+
+// New returns a Locker over s with default options.
+func New(s store.Store) *Locker {
+	l, err := NewWithOptions(s, Options{})
+	if err != nil {
+		panic(err) // only for a nil store: a programming error
+	}
+	return l
+}
+
+// NewWithOptions returns a Locker over s.
+func NewWithOptions(s store.Store, opts Options) (*Locker, error) {
+	if s == nil {
+		return nil, errors.New("locking: nil store")
+	}
+	return newLocker([]store.Store{s}, opts), nil
+}
+
+// NewRedlock returns a Locker that holds a lock only while a majority
+// (len(stores)/2 + 1) of the independent stores agree, following the
+// Redlock algorithm: every attempt asks all stores in parallel, and the
+// lock is valid for its TTL minus the time the attempt took minus clock
+// drift. Use an odd number of stores, each its own Redis deployment (not
+// replicas of one another, not masters of one Cluster).
+//
+// Read "Redlock and fencing" in the package documentation before relying
+// on it for correctness.
+func NewRedlock(stores []store.Store, opts Options) (*Locker, error) {
+	if len(stores) == 0 {
+		return nil, errors.New("locking: Redlock needs at least one store")
+	}
+	for i, s := range stores {
+		if s == nil {
+			return nil, fmt.Errorf("locking: Redlock store %d is nil", i)
+		}
+	}
+	return newLocker(append([]store.Store(nil), stores...), opts), nil
+}
+
+func newLocker(nodes []store.Store, opts Options) *Locker {
+	if opts.Prefix == "" {
+		opts.Prefix = "lock"
+	}
+	if opts.DriftFactor <= 0 {
+		opts.DriftFactor = 0.01
+	}
+	return &Locker{nodes: nodes, quorum: len(nodes)/2 + 1, ks: store.Keyspace{Prefix: opts.Prefix}, opts: opts}
+}
+
+// Quorum returns how many stores must agree for a lock to be held: 1 for a
+// single store, len(stores)/2+1 for Redlock.
+func (lk *Locker) Quorum() int { return lk.quorum }
+
+// ObtainOptions are the per-call options of Obtain. A nil pointer means
+// all defaults.
+type ObtainOptions struct {
+	// Retry decides whether and when to try again while the lock is held
+	// by someone else. The wait never outlasts ctx, and a wait longer than
+	// the holder's remaining TTL is shortened to it. Default: NoRetry.
+	Retry RetryStrategy
+
+	// Metadata is stored with the lock's token, readable by other
+	// processes that inspect the key (for example a host name). Default:
+	// none.
+	Metadata string
+
+	// Watchdog extends the lock every TTL/3 until it is released, until
+	// MaxHold, or until an extension finds the lock lost; the Lock's
+	// Context is cancelled as soon as the lock is lost. Default: off.
+	Watchdog bool
+
+	// MaxHold caps how long the watchdog keeps a lock alive, measured from
+	// when it was obtained, so that a stuck holder cannot keep it forever.
+	// Default: 10 times the TTL. Ignored without Watchdog.
+	MaxHold time.Duration
+}
+
+// Obtain tries to obtain the lock named key for ttl, retrying as opts.Retry
+// says while someone else holds it. It returns a [*NotObtainedError]
+// (errors.Is ErrNotObtained) when it gives up, and the store's error
+// (errors.Is store.ErrUnavailable when Redis is down) when it could not ask.
+//
+// The returned Lock carries a fencing token (Lock.Fence) issued atomically
+// with the acquisition. Release it when done, ideally in a defer.
+func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions) (*Lock, error) {
+	if err := store.CheckKey(key, 0); err != nil {
+		return nil, fmt.Errorf("locking: %w", err)
+	}
+	if ttl < time.Millisecond {
+		return nil, fmt.Errorf("locking: %w: ttl %v is shorter than 1ms", store.ErrInvalidTTL, ttl)
+	}
+	var o ObtainOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Retry == nil {
+		o.Retry = NoRetry()
+	}
+	if o.MaxHold <= 0 {
+		o.MaxHold = 10 * ttl
+	}
+	l := &Lock{
+		lk:       lk,
+		key:      key,
+		owner:    lk.ks.Key(key, "owner"),
+		fenceKey: lk.ks.Key(key, "fence"),
+		token:    rand.Text(),
+		ttl:      ttl,
+		maxHold:  o.MaxHold,
+	}
+	l.value = l.token + o.Metadata
+	ttlMs := ttl.Milliseconds()
+
+	var timer *time.Timer
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, &NotObtainedError{Key: key, Attempts: attempt - 1, Err: err}
+		}
+		holder, err := lk.attempt(ctx, l, ttlMs)
+		if err != nil {
+			return nil, err
+		}
+		if holder < 0 { // obtained
+			l.start(ctx, o.Watchdog)
+			return l, nil
+		}
+		wait, ok := o.Retry.Backoff(attempt)
+		if !ok {
+			return nil, &NotObtainedError{Key: key, HolderTTL: holder, Attempts: attempt}
+		}
+		if holder > 0 && wait > holder {
+			wait = holder // the holder's key expires by then
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, &NotObtainedError{Key: key, HolderTTL: holder, Attempts: attempt, Err: ctx.Err()}
+		case <-timer.C:
+		}
+	}
+}
+
+// drift is the clock drift allowance for ttl.
+func (lk *Locker) drift(ttl time.Duration) time.Duration {
+	return time.Duration(float64(ttl)*lk.opts.DriftFactor) + 2*time.Millisecond
+}
+
+func (lk *Locker) nodeTimeout(ttl time.Duration) time.Duration {
+	if lk.opts.NodeTimeout > 0 {
+		return lk.opts.NodeTimeout
+	}
+	return max(ttl/10, 10*time.Millisecond)
+}
+
+// nodeAcquire is one store's answer to an acquire.
+type nodeAcquire struct {
+	i      int
+	fence  int64         // > 0 when acquired
+	holder time.Duration // the holder's PTTL when not acquired (0 if unknown)
+	err    error
+}
+
+func acquireNode(ctx context.Context, s store.Store, i int, l *Lock, ttlMs int64) nodeAcquire {
+	r := nodeAcquire{i: i}
+	v, err := s.Eval(ctx, obtainScript, []string{l.owner, l.fenceKey}, l.value, ttlMs)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	a, err := store.Int64s(v, 2)
+	if err != nil {
+		r.err = fmt.Errorf("locking: obtain reply: %w", err)
+		return r
+	}
+	r.fence = a[0]
+	if a[0] <= 0 && a[1] > 0 {
+		r.holder = time.Duration(a[1]) * time.Millisecond
+	}
+	return r
+}
+
+// attempt makes one acquire attempt. It returns -1 when the lock was
+// obtained (l's fence and validity are set), else the holder's TTL (0 if
+// unknown). err is set only when too many stores failed to answer.
+func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Duration, error) {
+	begin := time.Now()
+	if len(lk.nodes) == 1 {
+		r := acquireNode(ctx, lk.nodes[0], 0, l, ttlMs)
+		if r.err != nil {
+			return 0, fmt.Errorf("locking: obtain %q: %w", l.key, r.err)
+		}
+		if r.fence <= 0 {
+			return r.holder, nil
+		}
+		validity := l.ttl - time.Since(begin) - lk.drift(l.ttl)
+		if validity <= 0 {
+			lk.releaseAll(l) // too slow to be of use
+			return 0, nil
+		}
+		l.fence = r.fence
+		l.validUntil = begin.Add(validity)
+		return -1, nil
+	}
+
+	n := len(lk.nodes)
+	ch := make(chan nodeAcquire, n)
+	wg := new(sync.WaitGroup)
+	timeout := lk.nodeTimeout(l.ttl)
+	for i, s := range lk.nodes {
+		wg.Go(func() {
+			nctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			ch <- acquireNode(nctx, s, i, l, ttlMs)
+		})
+	}
+	var (
+		won, busy int
+		fence     int64
+		holder    time.Duration
+		errs      []error
+	)
+	// Stop reading as soon as the outcome is decided: a quorum won, or too
+	// many lost for a quorum to remain possible.
+	for answered := 0; answered < n; answered++ {
+		if won >= lk.quorum || won+n-answered < lk.quorum {
+			break
+		}
+		r := <-ch
+		switch {
+		case r.err != nil:
+			errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
+		case r.fence > 0:
+			won++
+			fence = max(fence, r.fence)
+		default:
+			busy++
+			holder = max(holder, r.holder)
+		}
+	}
+	if won >= lk.quorum {
+		validity := l.ttl - time.Since(begin) - lk.drift(l.ttl)
+		if validity > 0 {
+			l.fence = fence
+			l.validUntil = begin.Add(validity)
+			l.pending = wg // Release waits for stragglers first
+			return -1, nil
+		}
+	}
+	// Failed: undo on every node, after every node has answered, with a
+	// context that the caller's cancellation cannot cut short.
+	wg.Wait()
+	lk.releaseAll(l)
+	if won+busy < lk.quorum && len(errs) > 0 {
+		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(errs), n, errors.Join(errs...))
+	}
+	return holder, nil
+}
+
+// releaseTimeout bounds the clean-up release after a failed attempt.
+const releaseTimeout = 2 * time.Second
+
+// releaseAll deletes l's value on every node, ignoring errors (keys that
+// could not be deleted expire with their TTL).
+func (lk *Locker) releaseAll(l *Lock) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	lk.each(ctx, func(ctx context.Context, s store.Store) (bool, error) {
+		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
+		return err == nil && v == int64(1), err
+	})
+}
+
+// each runs fn on every node (in parallel when there are several) and
+// returns how many reported true, and the errors.
+func (lk *Locker) each(ctx context.Context, fn func(context.Context, store.Store) (bool, error)) (int, []error) {
+	if len(lk.nodes) == 1 {
+		ok, err := fn(ctx, lk.nodes[0])
+		if err != nil {
+			return 0, []error{err}
+		}
+		if ok {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	type res struct {
+		ok  bool
+		err error
+	}
+	out := make([]res, len(lk.nodes))
+	var wg sync.WaitGroup
+	for i, s := range lk.nodes {
+		wg.Go(func() {
+			ok, err := fn(ctx, s)
+			out[i] = res{ok, err}
+		})
+	}
+	wg.Wait()
+	var n int
+	var errs []error
+	for i, r := range out {
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("node %d: %w", i, r.err))
+		} else if r.ok {
+			n++
+		}
+	}
+	return n, errs
+}

@@ -1,0 +1,6 @@
+-- Delete the lock if it is still held with this value.
+-- KEYS[1] owner key; ARGV[1] owner value. Returns 1 if released, 0 if not held.
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0

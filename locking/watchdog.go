@@ -1,0 +1,47 @@
+package locking
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// watch extends the lock every ttl/3 until it is released, lost, or
+// MaxHold is reached. A failed extension that is not a definitive loss (a
+// timeout, Redis briefly down) is retried on the next tick; if none
+// succeeds before the validity elapses, the expiry timer cancels the
+// context.
+func (l *Lock) watch() {
+	interval := max(l.ttl/3, time.Millisecond)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	deadline := l.obtained.Add(l.maxHold)
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ttl := l.ttl
+		if left := time.Until(deadline); left < ttl {
+			if left < time.Millisecond {
+				l.mu.Lock()
+				l.capped = true
+				l.mu.Unlock()
+				return // let it expire at the end of its validity
+			}
+			ttl = left
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, interval)
+		err := l.Extend(ctx, ttl)
+		cancel()
+		if errors.Is(err, ErrLockNotHeld) && l.ctx.Err() == nil {
+			if time.Until(deadline) < time.Millisecond {
+				l.cancel(errMaxHold)
+			} else {
+				l.cancel(errLost)
+			}
+			return
+		}
+	}
+}
