@@ -1,8 +1,8 @@
 package locking
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"

@@ -1,0 +1,162 @@
+package locking_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/locking"
+	"github.com/rediware/rediware/store"
+)
+
+func redlock(t *testing.T, n int) ([]*redistest.Server, *locking.Locker) {
+	t.Helper()
+	srvs := redistest.StartN(t, n)
+	stores := make([]store.Store, n)
+	for i, srv := range srvs {
+		stores[i] = newStore(t, srv.Addr())
+	}
+	lk, err := locking.NewRedlock(stores, locking.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srvs, lk
+}
+
+func TestRedlock_excludes_a_second_holder(t *testing.T) {
+	_, lk := redlock(t, 3)
+	ctx := t.Context()
+	if lk.Quorum() != 2 {
+		t.Fatalf("quorum = %d", lk.Quorum())
+	}
+	l, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Fence() <= 0 || l.ValidUntil().Before(time.Now()) {
+		t.Fatalf("fence %d, valid until %v", l.Fence(), l.ValidUntil())
+	}
+	if _, err := lk.Obtain(ctx, "job", time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
+		t.Fatalf("second Obtain = %v", err)
+	}
+	ttl, err := l.TTL(ctx)
+	if err != nil || ttl <= 0 || ttl > time.Second {
+		t.Fatalf("TTL = %v, %v", ttl, err)
+	}
+	if err := l.Extend(ctx, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatalf("Obtain after Release = %v", err)
+	}
+	l2.Release(ctx)
+}
+
+func TestRedlock_one_of_three_down_still_obtains(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	srvs[1].Kill()
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lk.Obtain(ctx, "job", time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
+		t.Fatalf("second Obtain with one node down = %v", err)
+	}
+	if err := l.Extend(ctx, time.Second); err != nil {
+		t.Fatalf("Extend with one node down = %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("Release with one node down = %v", err)
+	}
+}
+
+func TestRedlock_two_of_three_down_fails_unavailable(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	srvs[0].Kill()
+	srvs[2].Kill()
+	_, err := lk.Obtain(t.Context(), "job", time.Second, nil)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Obtain = %v, want store.ErrUnavailable", err)
+	}
+	// The one live node must not keep the failed attempt's key.
+	s := newStore(t, srvs[1].Addr())
+	if _, found, err := s.Get(t.Context(), "{lock:job}:owner"); err != nil || found {
+		t.Fatalf("leftover key on the live node: found=%v err=%v", found, err)
+	}
+}
+
+func TestRedlock_failed_attempt_is_undone_on_every_node(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	ctx := t.Context()
+	// Another client holds the key on two nodes: our attempt wins one node
+	// only and must release it.
+	for _, i := range []int{0, 1} {
+		s := newStore(t, srvs[i].Addr())
+		if err := s.Set(ctx, "{lock:job}:owner", []byte("someone"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if !errors.Is(err, locking.ErrNotObtained) {
+		t.Fatalf("Obtain = %v", err)
+	}
+	s := newStore(t, srvs[2].Addr())
+	if _, found, _ := s.Get(ctx, "{lock:job}:owner"); found {
+		t.Fatal("failed attempt left its key on node 2")
+	}
+}
+
+func TestRedlock_failed_attempt_is_undone_even_if_caller_context_is_cancelled(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	for _, i := range []int{0, 1} {
+		s := newStore(t, srvs[i].Addr())
+		if err := s.Set(t.Context(), "{lock:job}:owner", []byte("someone"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	_, err := lk.Obtain(ctx, "job", time.Second, &locking.ObtainOptions{
+		Retry: locking.RetryFunc(func(int) (time.Duration, bool) { cancel(); return time.Second, true }),
+	})
+	if !errors.Is(err, locking.ErrNotObtained) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Obtain = %v", err)
+	}
+	s := newStore(t, srvs[2].Addr())
+	if _, found, _ := s.Get(t.Context(), "{lock:job}:owner"); found {
+		t.Fatal("failed attempt left its key on node 2")
+	}
+}
+
+func TestRedlock_slow_node_does_not_stall_obtain(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	srvs[2].Pause()
+	defer srvs[2].Resume()
+	begin := time.Now()
+	l, err := lk.Obtain(t.Context(), "job", 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 400*time.Millisecond { // node timeout is 500ms
+		t.Fatalf("Obtain took %v with one node paused", d)
+	}
+	srvs[2].Resume()
+	if err := l.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRedlock_rejects_nil_and_empty(t *testing.T) {
+	if _, err := locking.NewRedlock(nil, locking.Options{}); err == nil {
+		t.Error("no stores: no error")
+	}
+	if _, err := locking.NewRedlock([]store.Store{nil}, locking.Options{}); err == nil {
+		t.Error("nil store: no error")
+	}
+}
