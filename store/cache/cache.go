@@ -1,0 +1,407 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/rediware/rediware/store"
+)
+
+var (
+	// ErrNotFound is returned by a loader to say that the value does not
+	// exist. With Options.NegativeTTL set, the cache remembers the answer
+	// for that long, and GetOrLoad returns ErrNotFound without calling the
+	// loader again.
+	ErrNotFound = errors.New("cache: not found")
+
+	// ErrInvalidTTL is returned for a negative TTL.
+	ErrInvalidTTL = errors.New("cache: invalid ttl")
+
+	// ErrReservedKey is returned for a key that starts with '~', which the
+	// cache reserves for its own bookkeeping (fill locks, tag versions).
+	ErrReservedKey = errors.New("cache: key starts with the reserved '~'")
+)
+
+// Options configures a Cache. The zero value means all defaults.
+type Options[V any] struct {
+	// Codec encodes values. Default: JSON.
+	Codec Codec[V]
+
+	// Prefix is prepended to every key. Keys under Prefix+"~" are the
+	// cache's own (fill locks, tag versions and members). Default: "cache:".
+	Prefix string
+
+	// TTL is used when an operation is given a ttl of 0. Every entry
+	// expires: there is no "forever". Default: 1 hour.
+	TTL time.Duration
+
+	// Jitter shortens each TTL by a random fraction of up to Jitter, so
+	// that keys written together do not expire together. Default: 0.1
+	// (a 1 h TTL becomes 54 to 60 min). Negative: no jitter.
+	Jitter float64
+
+	// NegativeTTL is how long a loader's ErrNotFound is remembered. Zero
+	// disables negative caching: every GetOrLoad of a missing value calls
+	// the loader (coalesced by singleflight).
+	NegativeTTL time.Duration
+
+	// CompressAbove is the encoded size, in bytes, above which a value is
+	// compressed with DEFLATE (kept only when it is smaller). Default:
+	// 1024. Negative: never compress.
+	CompressAbove int
+
+	// Beta is XFetch's β (Vattani et al., 2015): GetOrLoad refreshes a hit
+	// early, in the background, with a probability that grows as expiry
+	// nears and with how long the last load took. 1 is the paper's
+	// optimum; larger refreshes earlier. Default: 1. Negative: never
+	// refresh early.
+	Beta float64
+
+	// FillLock enables the cross-instance fill lock: on a miss, GetOrLoad
+	// takes a short Redis lock (SET NX PX) before it calls the loader, and
+	// other instances that miss meanwhile wait for the fill and read it,
+	// instead of all calling the loader. Within one process, concurrent
+	// misses are always coalesced (singleflight), lock or not.
+	FillLock bool
+
+	// FillLockTTL is the lease of the fill lock: if its holder dies, others
+	// take over after this long. Default: 10s.
+	FillLockTTL time.Duration
+
+	// FillWait bounds how long GetOrLoad waits for another instance's fill
+	// before it calls the loader itself. Default: 5s.
+	FillWait time.Duration
+
+	// LoadTimeout bounds a loader call. A load is shared by every caller
+	// waiting for the key, so it does not run under any one caller's
+	// context (a caller that gives up just stops waiting); it runs under a
+	// context detached from the first caller's, with this timeout.
+	// Default: 30s.
+	LoadTimeout time.Duration
+
+	// TagVersionTTL is the least time a tag's version outlives an
+	// invalidation of the tag (see InvalidateTags). Default: 24h.
+	TagVersionTTL time.Duration
+
+	// Hook, if set, receives an Event for every hit, miss, load, early
+	// refresh, lock wait and error.
+	Hook Hook
+}
+
+// Cache is a typed cache over a store.Store. It is safe for concurrent use.
+type Cache[V any] struct {
+	s     store.Store
+	codec Codec[V]
+	o     Options[V] // with defaults applied
+	ks    store.Keyspace
+	sf    singleflight.Group
+}
+
+// New returns a Cache over s. It does not contact Redis.
+func New[V any](s store.Store, opts Options[V]) *Cache[V] {
+	o := opts
+	if o.Codec == nil {
+		o.Codec = JSON[V]()
+	}
+	if o.Prefix == "" {
+		o.Prefix = "cache:"
+	}
+	if o.TTL <= 0 {
+		o.TTL = time.Hour
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 0.1
+	}
+	if o.Jitter < 0 {
+		o.Jitter = 0
+	}
+	if o.Jitter > 1 {
+		o.Jitter = 1
+	}
+	if o.CompressAbove == 0 {
+		o.CompressAbove = 1024
+	}
+	if o.Beta == 0 {
+		o.Beta = 1
+	}
+	if o.FillLockTTL <= 0 {
+		o.FillLockTTL = 10 * time.Second
+	}
+	if o.FillWait <= 0 {
+		o.FillWait = 5 * time.Second
+	}
+	if o.LoadTimeout <= 0 {
+		o.LoadTimeout = 30 * time.Second
+	}
+	if o.TagVersionTTL <= 0 {
+		o.TagVersionTTL = 24 * time.Hour
+	}
+	return &Cache[V]{s: s, codec: o.Codec, o: o, ks: store.Keyspace{Prefix: o.Prefix + "~tag"}}
+}
+
+// Store returns the store the cache runs on.
+func (c *Cache[V]) Store() store.Store { return c.s }
+
+// Prefix returns the prefix of the cache's keys.
+func (c *Cache[V]) Prefix() string { return c.o.Prefix }
+
+// Entry is a cached value with what the cache knows about it.
+type Entry[V any] struct {
+	Value V
+	// Expiry is when the Redis entry expires (by the writer's clock).
+	Expiry time.Time
+	// NotFound reports a cached "not found" (negative entry); Value is
+	// then the zero value.
+	NotFound bool
+	// Tags are the entry's tags.
+	Tags []string
+}
+
+func (c *Cache[V]) emit(e Event) {
+	if c.o.Hook != nil {
+		c.o.Hook(e)
+	}
+}
+
+func (c *Cache[V]) fullKey(key string) (string, error) {
+	if strings.HasPrefix(key, "~") {
+		return "", ErrReservedKey
+	}
+	if key == "" {
+		return "", fmt.Errorf("%w: empty key", store.ErrInvalidKey)
+	}
+	return c.o.Prefix + key, nil
+}
+
+// ttl resolves a caller's ttl: 0 means the default; jitter applies.
+func (c *Cache[V]) ttl(ttl time.Duration) (time.Duration, error) {
+	if ttl < 0 {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
+	}
+	if ttl == 0 {
+		ttl = c.o.TTL
+	}
+	if c.o.Jitter > 0 {
+		ttl -= time.Duration(rand.Float64() * c.o.Jitter * float64(ttl))
+	}
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	return ttl, nil
+}
+
+// encode builds an entry's envelope.
+func (c *Cache[V]) encode(v V, negative bool, ttl, delta time.Duration, tags []tagStamp) ([]byte, uint64, time.Time, error) {
+	stamp := rand.Uint64() | 1 // never 0
+	expiry := time.Now().Add(ttl)
+	var flags byte
+	if negative {
+		flags = flagNegative
+	}
+	b := appendHeader(make([]byte, 0, 64), flags, stamp, expiry, delta, tags)
+	if negative {
+		return b, stamp, expiry, nil
+	}
+	n := len(b)
+	b, err := c.codec.Append(b, v)
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("cache: encode: %w", err)
+	}
+	if c.o.CompressAbove > 0 && len(b)-n > c.o.CompressAbove {
+		z := compress(append(make([]byte, 0, len(b)/2), b[:n]...), b[n:])
+		if len(z) < len(b) {
+			z[0] |= flagCompressed
+			b = z
+		}
+	}
+	return b, stamp, expiry, nil
+}
+
+// decode reads the value out of an envelope.
+func (c *Cache[V]) decode(h *header) (V, error) {
+	var v V
+	p := h.payload
+	if h.flags&flagCompressed != 0 {
+		var err error
+		if p, err = inflate(p); err != nil {
+			return v, err
+		}
+	}
+	if err := c.codec.Unmarshal(p, &v); err != nil {
+		return v, fmt.Errorf("%w: decode: %v", errCorrupt, err)
+	}
+	return v, nil
+}
+
+// lookupState is the outcome of reading an entry from Redis.
+type lookupState uint8
+
+const (
+	stateMiss    lookupState = iota
+	stateHit                 // a valid entry
+	stateStale               // a tombstone, or an entry whose tag versions are outdated
+	stateCorrupt             // unreadable: delete before refilling
+)
+
+type lookup struct {
+	state lookupState
+	h     header
+}
+
+// fetch reads and checks fk's entry.
+func (c *Cache[V]) fetch(ctx context.Context, op, key, fk string) (lookup, error) {
+	b, found, err := c.s.Get(ctx, fk)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
+		return lookup{}, err
+	}
+	if !found {
+		return lookup{}, nil
+	}
+	h, err := parseHeader(b)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
+		return lookup{state: stateCorrupt}, nil
+	}
+	if h.flags&flagTombstone != 0 {
+		return lookup{state: stateStale, h: h}, nil
+	}
+	if len(h.tags) > 0 {
+		fresh, err := c.tagsCurrent(ctx, h.tags)
+		if err != nil {
+			c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
+			return lookup{}, err
+		}
+		if !fresh {
+			return lookup{state: stateStale, h: h}, nil
+		}
+	}
+	return lookup{state: stateHit, h: h}, nil
+}
+
+// Get returns the value cached under key. A miss, an expired or
+// invalidated entry, and a cached "not found" are (zero, false, nil). An
+// unreadable entry (another codec, say) is reported to the Hook and is a
+// miss. If Redis fails, Get returns its error (wrapping
+// store.ErrUnavailable when it is down).
+func (c *Cache[V]) Get(ctx context.Context, key string) (V, bool, error) {
+	e, found, err := c.GetEntry(ctx, key)
+	if err != nil || !found || e.NotFound {
+		var zero V
+		return zero, false, err
+	}
+	return e.Value, true, nil
+}
+
+// GetEntry is Get with the entry's expiry, tags and negative flag. A
+// cached "not found" is found, with NotFound set.
+func (c *Cache[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, error) {
+	var e Entry[V]
+	fk, err := c.fullKey(key)
+	if err != nil {
+		return e, false, err
+	}
+	l, err := c.fetch(ctx, "get", key, fk)
+	if err != nil {
+		return e, false, err
+	}
+	if l.state != stateHit {
+		c.emit(Event{Tier: TierRedis, Kind: Miss, Op: "get", Key: key})
+		return e, false, nil
+	}
+	e, err = c.entry(&l.h)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "get", Key: key, Err: err})
+		return e, false, nil
+	}
+	if e.NotFound {
+		c.emit(Event{Tier: TierRedis, Kind: NegativeHit, Op: "get", Key: key})
+	} else {
+		c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "get", Key: key})
+	}
+	return e, true, nil
+}
+
+func (c *Cache[V]) entry(h *header) (Entry[V], error) {
+	var e Entry[V]
+	if h.expiry != 0 {
+		e.Expiry = time.UnixMilli(h.expiry)
+	}
+	if len(h.tags) > 0 {
+		e.Tags = make([]string, len(h.tags))
+		for i, t := range h.tags {
+			e.Tags[i] = t.tag
+		}
+	}
+	if h.negative() {
+		e.NotFound = true
+		return e, nil
+	}
+	v, err := c.decode(h)
+	e.Value = v
+	return e, err
+}
+
+// Set stores v under key for ttl (0: Options.TTL), with jitter, replacing
+// any entry. Tags, if given, attach the entry to those tags (see
+// InvalidateTags). If Redis fails, Set returns the error and the cache may
+// or may not hold v.
+//
+// Set stamps the entry with the tags' versions as they are when Set runs. A
+// value computed before a concurrent InvalidateTags could therefore survive
+// it; GetOrLoad avoids that by reading the versions before it calls the
+// loader.
+func (c *Cache[V]) Set(ctx context.Context, key string, v V, ttl time.Duration, tags ...string) error {
+	fk, err := c.fullKey(key)
+	if err != nil {
+		return err
+	}
+	if ttl, err = c.ttl(ttl); err != nil {
+		return err
+	}
+	stamps, err := c.tagVersions(ctx, tags)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "set", Key: key, Err: err})
+		return err
+	}
+	b, _, expiry, err := c.encode(v, false, ttl, 0, stamps)
+	if err != nil {
+		return err
+	}
+	if err := c.s.Set(ctx, fk, b, ttl); err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "set", Key: key, Err: err})
+		return err
+	}
+	return c.addMembers(ctx, key, fk, tags, expiry, ttl)
+}
+
+// Delete removes keys from the cache. Deleting a missing key is not an
+// error. If Redis fails, Delete returns the error and the entries may
+// remain until they expire.
+func (c *Cache[V]) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	fks := make([]string, len(keys))
+	for i, k := range keys {
+		fk, err := c.fullKey(k)
+		if err != nil {
+			return err
+		}
+		fks[i] = fk
+	}
+	if _, err := c.s.Delete(ctx, fks...); err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "delete", Key: keys[0], Err: err})
+		return err
+	}
+	for _, k := range keys {
+		c.emit(Event{Tier: TierRedis, Kind: Invalidate, Op: "delete", Key: k})
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Loader loads the value of a key from the source of truth. It returns
+// ErrNotFound (or an error wrapping it) when the value does not exist.
+type Loader[V any] func(ctx context.Context) (V, error)
+
+// GetOrLoad returns the value cached under key, or calls load, caches its
+// result for ttl (0: Options.TTL) under the given tags, and returns it.
+//
+// What it protects against:
+//   - stampedes: concurrent misses for one key in this process share one
+//     load (singleflight); with Options.FillLock, misses on other instances
+//     wait for that load too, up to Options.FillWait;
+//   - repeated lookups of missing values: a loader's ErrNotFound is
+//     cached for Options.NegativeTTL, and GetOrLoad returns ErrNotFound;
+//   - synchronized expiry: TTLs get jitter, and a hit close to expiry
+//     may refresh the value in the background first (XFetch, see
+//     Options.Beta);
+//   - lost invalidations: a fill never overwrites an entry written or
+//     invalidated after the fill started (SET NX, or a compare-and-set on
+//     the entry's stamp), and tagged entries are version-stamped before
+//     the load (see InvalidateTags).
+//
+// When Redis fails, GetOrLoad reports the error to the Hook and falls
+// through to the loader (still coalesced in-process), without writing the
+// result: the caller gets the loader's answer, and the load is shared but
+// nothing is cached. The loader runs under a context detached from ctx
+// (it is shared with other callers) and bounded by Options.LoadTimeout; if
+// ctx ends first, GetOrLoad returns ctx's error and the load goes on for
+// the others.
+func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load Loader[V], ttl time.Duration, tags ...string) (V, error) {
+	e, err := c.GetOrLoadEntry(ctx, key, load, ttl, tags...)
+	if err == nil && e.NotFound {
+		err = ErrNotFound
+	}
+	return e.Value, err
+}
+
+// GetOrLoadEntry is GetOrLoad returning the entry: a "not found", cached or
+// just loaded, is an Entry with NotFound set and a nil error.
+func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V], ttl time.Duration, tags ...string) (Entry[V], error) {
+	fk, err := c.fullKey(key)
+	if err != nil {
+		return Entry[V]{}, err
+	}
+	if ttl < 0 {
+		return Entry[V]{}, fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
+	}
+	l, err := c.fetch(ctx, "get_or_load", key, fk)
+	if err != nil {
+		return c.loadShared(ctx, key, fk, load, ttl, tags, lookup{}, true)
+	}
+	if l.state == stateHit {
+		e, err := c.entry(&l.h)
+		if err == nil {
+			if e.NotFound {
+				c.emit(Event{Tier: TierRedis, Kind: NegativeHit, Op: "get_or_load", Key: key})
+			} else {
+				c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "get_or_load", Key: key})
+				c.maybeRefresh(ctx, key, fk, load, ttl, tags, l)
+			}
+			return e, nil
+		}
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "get_or_load", Key: key, Err: err})
+		l.state = stateCorrupt
+	}
+	c.emit(Event{Tier: TierRedis, Kind: Miss, Op: "get_or_load", Key: key})
+	return c.loadShared(ctx, key, fk, load, ttl, tags, l, false)
+}
+
+// loadShared runs fill once per key in this process and waits for it, or
+// for ctx.
+func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
+	ch := c.sf.DoChan(fk, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+		defer cancel()
+		return c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Entry[V]{}, r.Err
+		}
+		return r.Val.(Entry[V]), nil
+	case <-ctx.Done():
+		return Entry[V]{}, ctx.Err()
+	}
+}
+
+// fill loads the value and writes it. It runs once per key at a time.
+func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
+	if !degraded && c.o.FillLock {
+		e, filled, release := c.acquireFill(ctx, key, fk)
+		if filled {
+			return e, nil
+		}
+		defer release()
+	}
+	var stamps []tagStamp
+	if !degraded && len(tags) > 0 {
+		// Read the versions before the load: an invalidation that lands
+		// during the load then makes this entry stale.
+		var err error
+		if stamps, err = c.tagVersions(ctx, tags); err != nil {
+			c.emit(Event{Tier: TierRedis, Kind: Error, Op: "load", Key: key, Err: err})
+			degraded = true
+		}
+	}
+	start := time.Now()
+	v, err := load(ctx)
+	delta := time.Since(start)
+	c.emit(Event{Tier: TierLoader, Kind: Load, Op: "load", Key: key, Duration: delta, Err: err})
+	notFound := errors.Is(err, ErrNotFound)
+	if err != nil && !notFound {
+		return Entry[V]{}, err
+	}
+	if notFound {
+		var zero V
+		e := Entry[V]{NotFound: true, Tags: tags}
+		if !degraded && c.o.NegativeTTL > 0 {
+			e.Expiry = c.write(ctx, key, fk, zero, true, c.o.NegativeTTL, delta, stamps, tags, l)
+		}
+		return e, nil
+	}
+	e := Entry[V]{Value: v, Tags: tags}
+	if degraded {
+		return e, nil
+	}
+	rttl, err := c.ttl(ttl)
+	if err != nil {
+		return e, err
+	}
+	e.Expiry = c.write(ctx, key, fk, v, false, rttl, delta, stamps, tags, l)
+	return e, nil
+}
+
+// write stores a loaded value unless a newer write won meanwhile: SET NX
+// when there was no entry, compare-and-set on the stamp when there was a
+// stale one. It reports failures to the Hook only: the caller has its
+// value. It returns the expiry written (zero if nothing was).
+func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool, ttl, delta time.Duration, stamps []tagStamp, tags []string, l lookup) time.Time {
+	b, _, expiry, err := c.encode(v, negative, ttl, delta, stamps)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill", Key: key, Err: err})
+		return time.Time{}
+	}
+	switch l.state {
+	case stateCorrupt:
+		if _, err = c.s.Delete(ctx, fk); err == nil {
+			_, err = c.s.SetNX(ctx, fk, b, ttl)
+		}
+	case stateStale, stateHit:
+		var st [8]byte
+		binary.BigEndian.PutUint64(st[:], l.h.stamp)
+		_, err = c.s.Eval(ctx, replaceScript, []string{fk}, string(st[:]), b, ttl.Milliseconds())
+	default:
+		_, err = c.s.SetNX(ctx, fk, b, ttl)
+	}
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill", Key: key, Err: err})
+		return time.Time{}
+	}
+	if len(tags) > 0 {
+		_ = c.addMembers(ctx, key, fk, tags, expiry, ttl) // reported by addMembers
+	}
+	return expiry
+}
+
+// maybeRefresh applies XFetch: refresh early, in the background, when
+// -delta * beta * ln(rand) >= time to expiry.
+func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup) {
+	if c.o.Beta <= 0 || l.h.delta <= 0 {
+		return
+	}
+	rem, ok := l.h.remaining(time.Now())
+	if !ok {
+		return
+	}
+	x := -float64(l.h.delta) * c.o.Beta * math.Log(1-rand.Float64()) // 1-Float64 is in (0, 1]
+	if x < float64(rem) {
+		return
+	}
+	c.emit(Event{Tier: TierRedis, Kind: EarlyRefresh, Op: "get_or_load", Key: key})
+	// Shares the key with misses: if a fill is already running, this joins
+	// it. The result channel is buffered, so nobody needs to read it.
+	c.sf.DoChan(fk, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+		defer cancel()
+		return c.fill(lctx, key, fk, load, ttl, tags, l, false)
+	})
+}
+
+// acquireFill takes the cross-instance fill lock for key, or waits for the
+// instance that holds it to fill the entry. filled reports that the entry
+// was filled by another instance meanwhile (e holds it). Otherwise the
+// caller loads, and calls release when done. If Redis fails or the wait
+// exceeds Options.FillWait, the caller loads without the lock.
+func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V], filled bool, release func()) {
+	noop := func() {}
+	lk := c.o.Prefix + "~fill:" + key
+	var tb [16]byte
+	binary.BigEndian.PutUint64(tb[:], rand.Uint64())
+	binary.BigEndian.PutUint64(tb[8:], rand.Uint64())
+	token := []byte(hex.EncodeToString(tb[:]))
+	start := time.Now()
+	deadline := start.Add(c.o.FillWait)
+	backoff := 2 * time.Millisecond
+	for {
+		ok, err := c.s.SetNX(ctx, lk, token, c.o.FillLockTTL)
+		if err != nil {
+			c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill_lock", Key: key, Err: err})
+			return e, false, noop
+		}
+		if ok {
+			release = func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				defer cancel()
+				if _, err := c.s.Eval(rctx, unlockScript, []string{lk}, token); err != nil {
+					c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill_unlock", Key: key, Err: err})
+				}
+			}
+			// Another instance may have filled and released just before.
+			if e, ok := c.readFilled(ctx, key, fk); ok {
+				release()
+				return e, true, noop
+			}
+			return e, false, release
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			c.emit(Event{Tier: TierRedis, Kind: LockWait, Op: "fill_lock", Key: key, Duration: now.Sub(start), Err: context.DeadlineExceeded})
+			return e, false, noop
+		}
+		t := time.NewTimer(min(backoff, deadline.Sub(now)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return e, false, noop
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+		if e, ok := c.readFilled(ctx, key, fk); ok {
+			c.emit(Event{Tier: TierRedis, Kind: LockWait, Op: "fill_lock", Key: key, Duration: time.Since(start)})
+			return e, true, noop
+		}
+	}
+}
+
+// readFilled reads a valid entry, quietly.
+func (c *Cache[V]) readFilled(ctx context.Context, key, fk string) (Entry[V], bool) {
+	l, err := c.fetch(ctx, "fill_lock", key, fk)
+	if err != nil || l.state != stateHit {
+		return Entry[V]{}, false
+	}
+	e, err := c.entry(&l.h)
+	if err != nil {
+		return Entry[V]{}, false
+	}
+	return e, true
+}
