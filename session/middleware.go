@@ -1,0 +1,284 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/rediware/rediware/middleware"
+)
+
+// LoadAndSave is the session middleware. It loads the session named by the
+// request's cookie (one Redis GET), hands it to next in the request
+// context, and saves it just before the response header is sent, whether the
+// handler calls WriteHeader, Write or Flush first, so the Set-Cookie header
+// always goes out with the header and streaming responses (server-sent
+// events) work. It does not buffer the body.
+//
+// A request that does not change its session costs one GET and no write
+// (unless TouchInterval has passed, see Config.IdleTimeout).
+//
+// A missing, malformed, oversized, tampered, unknown, expired or destroyed
+// token gives a fresh empty session. If Redis is unavailable the error
+// function answers (503 by default), or with ContinueWithoutSession the
+// request goes on with an empty session that is never saved. If the save
+// before the header fails, the error function's response replaces the
+// handler's and the handler's writes fail with ErrNotSaved.
+//
+// A change made after the response has started is saved at the end of the
+// request if the client already holds the session's token; a new session
+// or a renewed token created then cannot reach the client and is not saved
+// (logged instead).
+func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+
+		token := ""
+		if c, err := r.Cookie(m.Cookie.Name); err == nil && validToken(c.Value) {
+			token = c.Value
+		}
+		st := &reqState{}
+		base := context.WithValue(r.Context(), stateKey{}, st)
+
+		if m.cfg.Lock && token != "" {
+			unlock, err := m.lock(base, token)
+			if err != nil {
+				m.errorFunc(w, r, err)
+				return
+			}
+			defer unlock()
+		}
+
+		ctx, err := m.load(base, st, token)
+		noSave := false
+		if err != nil {
+			if !m.cfg.ContinueWithoutSession {
+				m.errorFunc(w, r, err)
+				return
+			}
+			m.logger.WarnContext(r.Context(), "session: continuing without a session", "err", err)
+			*st = reqState{}
+			ctx, _ = m.SessionManager.Load(base, "") // a fresh session cannot fail to load
+			noSave = true
+		}
+		r = r.WithContext(ctx)
+
+		gw := &gateWriter{ResponseWriter: w}
+		ww := middleware.WrapWriter(gw)
+		sv := &saver{m: m, r: r, st: st, gw: gw, noSave: noSave}
+		ww.Before(sv.beforeHeader)
+
+		next.ServeHTTP(ww, r)
+
+		if !ww.HeaderWritten() {
+			// Nothing written: the header goes out now, with the cookie.
+			ww.WriteHeader(http.StatusOK)
+			return
+		}
+		sv.afterResponse()
+	})
+}
+
+// load loads the session of token, enforcing the absolute deadline and the
+// idle timeout on the data itself. Bad data is a fresh session; only store
+// failures are errors.
+func (m *Manager) load(base context.Context, st *reqState, token string) (context.Context, error) {
+	if token == "" {
+		return m.SessionManager.Load(base, "")
+	}
+	ctx, err := m.SessionManager.Load(base, token)
+	if err != nil {
+		if !st.found {
+			return nil, err // the store failed
+		}
+		// The stored bytes do not decode: treat as no session, and drop them.
+		m.logger.WarnContext(base, "session: undecodable session data", "err", err)
+		m.dropExpired(base, token)
+		*st = reqState{}
+		return m.SessionManager.Load(base, "")
+	}
+	if m.SessionManager.Token(ctx) == "" {
+		return ctx, nil // not found: fresh session
+	}
+	now := time.Now()
+	expired := !m.Deadline(ctx).After(now)
+	if !expired && m.idle > 0 {
+		if t, ok := m.Get(ctx, TouchedKey).(int64); ok && now.Sub(time.UnixMilli(t)) >= m.idle {
+			expired = true
+		}
+	}
+	if expired {
+		m.dropExpired(base, token)
+		*st = reqState{}
+		return m.SessionManager.Load(base, "")
+	}
+	st.existing = token
+	st.prevUser = m.GetString(ctx, m.userKey)
+	return ctx, nil
+}
+
+// dropExpired deletes the key of a session found expired or corrupt, best
+// effort: it expires in Redis anyway.
+func (m *Manager) dropExpired(ctx context.Context, token string) {
+	_, _ = m.s.Delete(ctx, m.store.Key(token))
+}
+
+// commit saves the session, applying the idle expiry, and returns its token
+// and the expiry written.
+func (m *Manager) commit(ctx context.Context, st *reqState) (string, time.Time, error) {
+	st.userID = m.GetString(ctx, m.userKey)
+	st.maxExpiry = time.Time{}
+	if m.idle > 0 {
+		now := time.Now()
+		m.Put(ctx, TouchedKey, now.UnixMilli())
+		st.maxExpiry = now.Add(m.idle)
+	}
+	token, _, err := m.SessionManager.Commit(ctx)
+	return token, st.expiry, err
+}
+
+// needsTouch reports whether an unchanged session should be written back to
+// push its idle expiry forward.
+func (m *Manager) needsTouch(ctx context.Context, st *reqState) bool {
+	if m.idle <= 0 || st.existing == "" {
+		return false
+	}
+	t, ok := m.Get(ctx, TouchedKey).(int64)
+	return !ok || time.Since(time.UnixMilli(t)) >= m.touch
+}
+
+// saver saves one request's session, before the header and, for late
+// changes, after the response.
+type saver struct {
+	m      *Manager
+	r      *http.Request
+	st     *reqState
+	gw     *gateWriter
+	noSave bool
+
+	ran         bool
+	clientToken string         // token the client holds after this response
+	committed   bool           // saved before the header
+	snapToken   string         // state saved before the header, to detect late changes
+	snapDL      time.Time      //
+	snapVals    map[string]any //
+}
+
+func (sv *saver) beforeHeader(int) {
+	sv.ran = true
+	m, ctx, st := sv.m, sv.r.Context(), sv.st
+	sv.clientToken = st.existing
+	if sv.noSave {
+		return
+	}
+	status := m.Status(ctx)
+	if status == scs.Unmodified && m.needsTouch(ctx, st) {
+		status = scs.Modified
+	}
+	switch status {
+	case scs.Modified:
+		token, expiry, err := m.commit(ctx, st)
+		if errors.Is(err, ErrSessionGone) {
+			m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
+			sv.clientToken = ""
+			return
+		}
+		if err != nil {
+			h := sv.gw.Header()
+			vary := h.Values("Vary")
+			clear(h)
+			for _, v := range vary {
+				h.Add("Vary", v)
+			}
+			sv.gw.failed = true
+			m.errorFunc(sv.gw.ResponseWriter, sv.r, err)
+			return
+		}
+		m.WriteSessionCookie(ctx, sv.gw, token, expiry)
+		sv.clientToken = token
+		sv.committed = true
+		sv.snapToken = token
+		sv.snapDL = m.Deadline(ctx)
+		sv.snapVals = sv.values(ctx)
+	case scs.Destroyed:
+		m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
+		sv.clientToken = ""
+	}
+}
+
+func (sv *saver) values(ctx context.Context) map[string]any {
+	keys := sv.m.Keys(ctx)
+	vals := make(map[string]any, len(keys))
+	for _, k := range keys {
+		vals[k] = sv.m.Get(ctx, k)
+	}
+	return vals
+}
+
+// afterResponse saves changes made after the header was sent, when the
+// client holds the token they belong to.
+func (sv *saver) afterResponse() {
+	if !sv.ran || sv.noSave || sv.gw.failed {
+		return
+	}
+	m, ctx := sv.m, sv.r.Context()
+	if m.Status(ctx) != scs.Modified {
+		return
+	}
+	token := m.SessionManager.Token(ctx)
+	if sv.committed && token == sv.snapToken && m.Deadline(ctx).Equal(sv.snapDL) &&
+		maps.EqualFunc(sv.values(ctx), sv.snapVals, func(a, b any) bool { return reflect.DeepEqual(a, b) }) {
+		return // nothing changed since the save before the header
+	}
+	if token == "" || token != sv.clientToken {
+		m.logger.WarnContext(ctx, "session: changed after the response started with a token the client cannot receive; not saved")
+		return
+	}
+	if _, _, err := m.commit(ctx, sv.st); err != nil && !errors.Is(err, ErrSessionGone) {
+		m.logger.ErrorContext(ctx, "session: save after the response failed", "err", err)
+	}
+}
+
+// gateWriter sits under the WrapWriter so that, once the error function has
+// answered in place of the handler, the handler's own header and body are
+// dropped.
+type gateWriter struct {
+	http.ResponseWriter
+	failed bool
+}
+
+func (g *gateWriter) WriteHeader(code int) {
+	if !g.failed {
+		g.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	if g.failed {
+		return 0, ErrNotSaved
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+func (g *gateWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// validToken reports whether s looks like an scs token: 43 characters of
+// unpadded base64url (32 random bytes). Anything else is never sent to
+// Redis.
+func validToken(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,25 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// reqState is what the middleware knows about one request's session, shared
+// with RedisStore through the request context (scs hands its context to the
+// store on every call).
+type reqState struct {
+	existing  string    // token found in the store at load time, or ""
+	prevUser  string    // user the session belonged to at load time
+	userID    string    // user at commit time
+	found     bool      // the store returned data (a decode error is then bad data)
+	maxExpiry time.Time // idle expiry to apply at commit, zero for none
+	expiry    time.Time // expiry actually written by the last commit
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	return st
+}

@@ -1,0 +1,287 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/rediware/rediware/store"
+)
+
+// DefaultPrefix is the key prefix of scs/redisstore, and so of RedisStore.
+const DefaultPrefix = "scs:session:"
+
+//go:embed set.lua
+var setLua string
+
+var setScript = store.NewScript(setLua)
+
+// StoreOptions configures a RedisStore. The zero value means all defaults,
+// which give the key layout and value bytes of scs/redisstore.
+type StoreOptions struct {
+	// Prefix is put before every session key. Default: "scs:session:", the
+	// prefix of scs/redisstore.
+	Prefix string
+
+	// HashTokens stores each session under prefix + hex(SHA-256(token))
+	// instead of prefix + token, so that someone who can read Redis (a
+	// backup, a replica, a MONITOR) cannot take over sessions. Sessions
+	// written with the other setting are not found: turning it on logs
+	// everyone out once, and scs/redisstore cannot read these keys. All
+	// returns the hashes in place of the tokens. Default: false.
+	//
+	// Do not combine it with scs's own SessionManager.HashTokenInStore,
+	// which hashes the token before the store sees it.
+	HashTokens bool
+
+	// Timeout bounds every Redis call of the store, on top of the caller's
+	// context. Default: 0, no bound beyond the context and the client's own
+	// timeouts. Manager sets it from Config.Timeout.
+	Timeout time.Duration
+}
+
+// RedisStore is an scs session store over a rediware store.Store, so that
+// scs sessions live in Redis through go-redis (single node, Sentinel or
+// Cluster) or redigo. It implements scs.Store, scs.CtxStore,
+// scs.IterableStore and scs.IterableCtxStore. No method panics: the methods
+// without a context use context.Background().
+//
+// By default keys and values are those of scs/redisstore: the key is
+// "scs:session:" + token, the value is the bytes scs hands over (its codec
+// output), and the key expires at the session's expiry, to the millisecond
+// (SET ... PXAT, where scs/redisstore sends SET then PEXPIREAT). Switching
+// from scs/redisstore to RedisStore, or back, logs nobody out.
+//
+// A commit whose expiry is already past deletes the key, so no session key
+// ever lives without a TTL.
+type RedisStore struct {
+	s       store.Store
+	prefix  string
+	hash    bool
+	timeout time.Duration
+	index   store.Keyspace // set by Manager; empty Prefix means no index
+}
+
+var (
+	_ scs.Store            = (*RedisStore)(nil)
+	_ scs.CtxStore         = (*RedisStore)(nil)
+	_ scs.IterableStore    = (*RedisStore)(nil)
+	_ scs.IterableCtxStore = (*RedisStore)(nil)
+)
+
+// NewStore returns a RedisStore over s with the layout of scs/redisstore.
+// It panics if s is nil, a programmer error.
+func NewStore(s store.Store) *RedisStore { return NewStoreWithOptions(s, StoreOptions{}) }
+
+// NewStoreWithOptions returns a RedisStore over s. It panics if s is nil, a
+// programmer error.
+func NewStoreWithOptions(s store.Store, opts StoreOptions) *RedisStore {
+	if s == nil {
+		panic("session: nil store.Store")
+	}
+	rs := &RedisStore{s: s, prefix: opts.Prefix, hash: opts.HashTokens, timeout: opts.Timeout}
+	if rs.prefix == "" {
+		rs.prefix = DefaultPrefix
+	}
+	return rs
+}
+
+// id returns the part of the key after the prefix for token.
+func (rs *RedisStore) id(token string) string {
+	if !rs.hash {
+		return token
+	}
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Key returns the Redis key under which the session of token is stored.
+func (rs *RedisStore) Key(token string) string { return rs.prefix + rs.id(token) }
+
+func (rs *RedisStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if rs.timeout > 0 {
+		return context.WithTimeout(ctx, rs.timeout)
+	}
+	return ctx, func() {}
+}
+
+// Find implements scs.Store with context.Background().
+func (rs *RedisStore) Find(token string) ([]byte, bool, error) {
+	return rs.FindCtx(context.Background(), token)
+}
+
+// FindCtx implements scs.CtxStore: one GET. A missing, expired or
+// malformed token (empty, or too long for a key) is (nil, false, nil).
+func (rs *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if token == "" {
+		return nil, false, nil
+	}
+	ctx, cancel := rs.bound(ctx)
+	defer cancel()
+	b, found, err := rs.s.Get(ctx, rs.Key(token))
+	if err != nil {
+		if errors.Is(err, store.ErrInvalidKey) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("session: find: %w", err)
+	}
+	if found {
+		if st := stateFrom(ctx); st != nil {
+			st.found = true
+		}
+	}
+	return b, found, nil
+}
+
+// Commit implements scs.Store with context.Background().
+func (rs *RedisStore) Commit(token string, b []byte, expiry time.Time) error {
+	return rs.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// CommitCtx implements scs.CtxStore: it stores b under the token's key,
+// expiring at expiry (millisecond precision). An expiry that is not in the
+// future deletes the key instead.
+//
+// Inside Manager's middleware a commit also keeps the user's session index
+// in step, and writes back a session loaded from the store only if its key
+// still exists, so a concurrent revocation is never undone (ErrSessionGone).
+func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if token == "" {
+		return errors.New("session: commit: empty token")
+	}
+	st := stateFrom(ctx)
+	if st != nil && !st.maxExpiry.IsZero() && st.maxExpiry.Before(expiry) {
+		expiry = st.maxExpiry
+	}
+	if st != nil {
+		st.expiry = expiry
+	}
+	ctx, cancel := rs.bound(ctx)
+	defer cancel()
+	id := rs.id(token)
+	key := rs.prefix + id
+	now := time.Now()
+	ms := expiry.UnixMilli()
+	if ms <= now.UnixMilli() {
+		if _, err := rs.s.Delete(ctx, key); err != nil {
+			return fmt.Errorf("session: commit: %w", err)
+		}
+		if st != nil && st.userID != "" && rs.index.Prefix != "" {
+			return rs.indexRemove(ctx, st.userID, id)
+		}
+		return nil
+	}
+	existing := st != nil && st.existing != "" && st.existing == token
+	indexed := st != nil && st.userID != "" && rs.index.Prefix != ""
+	if indexed {
+		// Index first: a session key that exists is always in its user's
+		// index, so RevokeAll cannot miss it. A failure after this leaves at
+		// worst an index entry without a session, which listing prunes.
+		if _, err := rs.s.Eval(ctx, indexAddScript, []string{rs.index.Key(st.userID)},
+			id, ms, now.UnixMilli()); err != nil {
+			return fmt.Errorf("session: commit: index: %w", err)
+		}
+	}
+	xx := "0"
+	if existing {
+		xx = "1"
+	}
+	v, err := rs.s.Eval(ctx, setScript, []string{key}, b, ms, xx)
+	if err != nil {
+		return fmt.Errorf("session: commit: %w", err)
+	}
+	if v == nil {
+		if indexed {
+			_ = rs.indexRemove(ctx, st.userID, id)
+		}
+		return ErrSessionGone
+	}
+	if st != nil && st.prevUser != "" && st.prevUser != st.userID && rs.index.Prefix != "" {
+		_ = rs.indexRemove(ctx, st.prevUser, id) // the session changed hands without a new token
+	}
+	return nil
+}
+
+// Delete implements scs.Store with context.Background().
+func (rs *RedisStore) Delete(token string) error {
+	return rs.DeleteCtx(context.Background(), token)
+}
+
+// DeleteCtx implements scs.CtxStore. Deleting a missing or malformed token
+// is a no-op. Inside Manager's middleware the session also leaves its
+// user's index.
+func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	ctx, cancel := rs.bound(ctx)
+	defer cancel()
+	id := rs.id(token)
+	if _, err := rs.s.Delete(ctx, rs.prefix+id); err != nil {
+		if errors.Is(err, store.ErrInvalidKey) {
+			return nil
+		}
+		return fmt.Errorf("session: delete: %w", err)
+	}
+	if st := stateFrom(ctx); st != nil && rs.index.Prefix != "" {
+		if u := st.prevUser; u != "" {
+			return rs.indexRemove(ctx, u, id)
+		}
+	}
+	return nil
+}
+
+// All implements scs.IterableStore with context.Background().
+func (rs *RedisStore) All() (map[string][]byte, error) {
+	return rs.AllCtx(context.Background())
+}
+
+// AllCtx implements scs.IterableCtxStore. It walks the keys with SCAN (on
+// Cluster, every master), never KEYS, and reads each session with GET; a
+// session that expires during the walk is left out. With HashTokens the map
+// is keyed by the hashes, since the tokens are not stored.
+func (rs *RedisStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := rs.s.Scan(ctx, globEscape(rs.prefix)+"*", 500, func(keys []string) error {
+		for _, k := range keys {
+			if !strings.HasPrefix(k, rs.prefix) {
+				continue
+			}
+			b, found, err := rs.s.Get(ctx, k)
+			if err != nil {
+				return err
+			}
+			if found {
+				out[k[len(rs.prefix):]] = b
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: all: %w", err)
+	}
+	return out, nil
+}
+
+// globEscape escapes the glob metacharacters of SCAN MATCH in s.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch c {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
