@@ -1,0 +1,211 @@
+package ratelimit_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/ratelimit"
+	"github.com/rediware/rediware/store"
+)
+
+// step is one request at base+at and the expected outcome, computed by hand
+// for 3 requests per second (burst 3).
+type step struct {
+	at        time.Duration
+	n         int
+	allowed   bool
+	remaining int
+	retry     time.Duration // microsecond precision, rounded up
+	reset     time.Duration
+}
+
+const us = time.Microsecond
+
+var algorithmCases = []struct {
+	alg   ratelimit.Algorithm
+	steps []step
+}{
+	{ratelimit.FixedWindow, []step{
+		{0, 1, true, 2, 0, time.Second},
+		{100 * time.Millisecond, 1, true, 1, 0, 900 * time.Millisecond},
+		{200 * time.Millisecond, 1, true, 0, 0, 800 * time.Millisecond},
+		{300 * time.Millisecond, 1, false, 0, 700 * time.Millisecond, 700 * time.Millisecond},
+		// The window boundary: a fresh window.
+		{time.Second, 1, true, 2, 0, time.Second},
+		{time.Second, 3, false, 2, time.Second, time.Second},
+		{time.Second, 4, false, 2, ratelimit.Never, time.Second},
+		{time.Second, 2, true, 0, 0, time.Second},
+	}},
+	{ratelimit.SlidingWindowLog, []step{
+		{0, 1, true, 2, 0, time.Second},
+		{100 * time.Millisecond, 1, true, 1, 0, time.Second},
+		{200 * time.Millisecond, 1, true, 0, 0, time.Second},
+		// The oldest entry (at 0) leaves the window at 1s; the newest at 1.2s.
+		{300 * time.Millisecond, 1, false, 0, 700 * time.Millisecond, 900 * time.Millisecond},
+		{time.Second, 1, true, 0, 0, time.Second},
+		{1050 * time.Millisecond, 1, false, 0, 50 * time.Millisecond, time.Second - 50*time.Millisecond},
+		// Two units need the two oldest (100ms, 200ms) gone: at 1.2s.
+		{1150 * time.Millisecond, 2, false, 1, 50 * time.Millisecond, 850 * time.Millisecond},
+		{1200 * time.Millisecond, 2, true, 0, 0, time.Second},
+	}},
+	{ratelimit.SlidingWindowCounter, []step{
+		{0, 1, true, 2, 0, 2 * time.Second},
+		{100 * time.Millisecond, 1, true, 1, 0, 1900 * time.Millisecond},
+		{200 * time.Millisecond, 1, true, 0, 0, 1800 * time.Millisecond},
+		// Next window: the 3 weigh 1/3 after 2/3 of it, (1s-700ms) + 1s/3.
+		{300 * time.Millisecond, 1, false, 0, 700*time.Millisecond + 333334*us, 1700 * time.Millisecond},
+		// At 1.5s the previous window weighs 3*0.5 = 1.5: 1.5+1 <= 3.
+		{1500 * time.Millisecond, 1, true, 0, 0, 1500 * time.Millisecond},
+		// At 1.6s: 3*0.4 + 1 = 2.2; 2.2+1 > 3 until 3*(1-e) <= 1: e = 2/3.
+		{1600 * time.Millisecond, 1, false, 0, 66667 * us, 1400 * time.Millisecond},
+		{1700 * time.Millisecond, 1, true, 0, 0, 1300 * time.Millisecond},
+	}},
+	{ratelimit.TokenBucket, []step{
+		{0, 1, true, 2, 0, 333334 * us},
+		{0, 1, true, 1, 0, 666667 * us},
+		{0, 1, true, 0, 0, time.Second},
+		{0, 1, false, 0, 333334 * us, time.Second},
+		// Refill: 1.5 tokens after 500ms.
+		{500 * time.Millisecond, 1, true, 0, 0, 833334 * us},
+		{500 * time.Millisecond, 4, false, 0, ratelimit.Never, 833334 * us},
+		{2 * time.Second, 3, true, 0, 0, time.Second},
+	}},
+	{ratelimit.GCRA, []step{
+		{0, 1, true, 2, 0, 333334 * us},
+		{0, 1, true, 1, 0, 666667 * us},
+		{0, 1, true, 0, 0, time.Second},
+		{0, 1, false, 0, 333334 * us, time.Second},
+		{500 * time.Millisecond, 1, true, 0, 0, 833334 * us},
+		{500 * time.Millisecond, 4, false, 0, ratelimit.Never, 833334 * us},
+		{2 * time.Second, 3, true, 0, 0, time.Second},
+	}},
+}
+
+// runSteps checks every step against l, which uses c as its clock.
+func runSteps(t *testing.T, l *ratelimit.Limiter, c *clock, key string, steps []step, want ratelimit.Source) {
+	t.Helper()
+	for i, s := range steps {
+		c.set(base.Add(s.at))
+		res, err := l.AllowN(t.Context(), key, s.n)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if res.Source != want {
+			t.Fatalf("step %d: source %v, want %v", i, res.Source, want)
+		}
+		if res.Allowed != s.allowed || res.Remaining != s.remaining || !near(res.RetryAfter, s.retry) || !near(res.ResetAfter, s.reset) {
+			t.Errorf("step %d (at %v, n=%d): got allowed=%v remaining=%d retry=%v reset=%v, want %v %d %v %v",
+				i, s.at, s.n, res.Allowed, res.Remaining, res.RetryAfter, res.ResetAfter,
+				s.allowed, s.remaining, s.retry, s.reset)
+		}
+	}
+}
+
+func TestAlgorithms_hand_computed_on_redis(t *testing.T) {
+	_, s := newRedis(t)
+	for _, tc := range algorithmCases {
+		t.Run(tc.alg.String(), func(t *testing.T) {
+			l, c := newLimiter(t, s, ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(3).WithAlgorithm(tc.alg)}})
+			runSteps(t, l, c, "client-"+tc.alg.String(), tc.steps, ratelimit.SourceRedis)
+		})
+	}
+}
+
+// deadStore returns a store whose server has been killed.
+func deadStore(t *testing.T) store.Store {
+	t.Helper()
+	srv, s := newRedis(t)
+	srv.Kill()
+	return s
+}
+
+func TestAlgorithms_hand_computed_on_local_fallback(t *testing.T) {
+	s := deadStore(t)
+	for _, tc := range algorithmCases {
+		t.Run(tc.alg.String(), func(t *testing.T) {
+			l, c := newLimiter(t, s, ratelimit.Options{
+				Limits:  []ratelimit.Limit{ratelimit.PerSecond(3).WithAlgorithm(tc.alg)},
+				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
+			})
+			runSteps(t, l, c, "client", tc.steps, ratelimit.SourceLocal)
+		})
+	}
+}
+
+// TestLocalFallback_matches_redis drives the script and the fallback with
+// the same random requests at the same times and requires identical results.
+func TestLocalFallback_matches_redis(t *testing.T) {
+	_, live := newRedis(t)
+	dead := deadStore(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, alg := range []ratelimit.Algorithm{ratelimit.FixedWindow, ratelimit.SlidingWindowLog,
+		ratelimit.SlidingWindowCounter, ratelimit.TokenBucket, ratelimit.GCRA} {
+		t.Run(alg.String(), func(t *testing.T) {
+			opts := ratelimit.Options{
+				Limits: []ratelimit.Limit{
+					ratelimit.Per(7, 700*time.Millisecond).WithAlgorithm(alg).WithBurst(4).WithName("short"),
+					ratelimit.Per(20, 3*time.Second).WithAlgorithm(alg).WithName("long"),
+				},
+				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
+			}
+			rl, rc := newLimiter(t, live, opts)
+			ll, lc := newLimiter(t, dead, opts)
+			// Open the breaker first: the failed dial takes real time, and
+			// the keys' TTLs in Redis run in real time.
+			if _, err := ll.AllowN(t.Context(), "warm-up", 0); err != nil {
+				t.Fatal(err)
+			}
+			now := base
+			for i := range 400 {
+				now = now.Add(time.Duration(rng.IntN(120_000)) * us)
+				rc.set(now)
+				lc.set(now)
+				n := rng.IntN(3)
+				a, err := rl.AllowN(t.Context(), "k", n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := ll.AllowN(t.Context(), "k", n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b.Source != ratelimit.SourceLocal {
+					t.Fatalf("fallback source %v", b.Source)
+				}
+				for j := range a.Policies {
+					pa, pb := a.Policies[j], b.Policies[j]
+					if pa.Allowed != pb.Allowed || pa.Remaining != pb.Remaining ||
+						absDiff(pa.RetryAfter, pb.RetryAfter) > us || absDiff(pa.ResetAfter, pb.ResetAfter) > us {
+						t.Fatalf("request %d (n=%d) policy %s: redis %+v, local %+v", i, n, pa.Limit.Name, pa, pb)
+					}
+				}
+				if testing.Verbose() && i < 3 {
+					t.Logf("%d n=%d redis %+v local %+v", i, n, a.Policies, b.Policies)
+				}
+				if a.Allowed != b.Allowed {
+					t.Fatalf("request %d: redis allowed=%v, local %v", i, a.Allowed, b.Allowed)
+				}
+			}
+		})
+	}
+}
+
+// near allows the quarter-microsecond rounding of float64 timestamps near
+// 2^50 µs, which can move a rounded-up duration by one microsecond.
+func near(a, b time.Duration) bool {
+	if a == ratelimit.Never || b == ratelimit.Never {
+		return a == b
+	}
+	return absDiff(a, b) <= us
+}
+
+func absDiff(a, b time.Duration) time.Duration {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+var _ = redistest.Start

@@ -1,0 +1,8 @@
+package ratelimit
+
+import "time"
+
+// SetClock makes l use now instead of Redis TIME (passed to the script as
+// its optional time argument) and instead of time.Now in the fallback.
+// Tests only: production always reads the Redis clock.
+func SetClock(l *Limiter, now func() time.Time) { l.nowHook = now }

@@ -1,0 +1,369 @@
+package ratelimit
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rediware/rediware/store"
+)
+
+//go:embed allow.lua
+var allowLua string
+
+var allowScript = store.NewScript(allowLua)
+
+var (
+	// ErrInvalidCost is returned by AllowN for a negative cost.
+	ErrInvalidCost = errors.New("ratelimit: invalid cost")
+	// ErrInvalidKey is returned by AllowN for an empty key.
+	ErrInvalidKey = errors.New("ratelimit: invalid key")
+	// ErrUnexpectedReply is returned when the script's reply does not have
+	// the expected shape (a bug, or a foreign script under the same SHA).
+	ErrUnexpectedReply = errors.New("ratelimit: unexpected reply from redis")
+)
+
+// FailurePolicy decides requests while Redis is unavailable (connection
+// refused or reset, timeouts, circuit open).
+type FailurePolicy uint8
+
+// Failure policies. The zero value is FailureLocal.
+const (
+	// FailureLocal decides with an in-process limiter that runs the same
+	// algorithms on the same policies, per instance: with N instances a
+	// client gets at most N times its limit while Redis is down. This is
+	// the default: it keeps abusive clients in check without turning a
+	// Redis outage into an API outage.
+	FailureLocal FailurePolicy = iota
+	// FailOpen admits every request without counting.
+	FailOpen
+	// FailClosed refuses every request; the middleware answers 503.
+	FailClosed
+)
+
+// String returns "local", "open" or "closed".
+func (f FailurePolicy) String() string {
+	switch f {
+	case FailOpen:
+		return "open"
+	case FailClosed:
+		return "closed"
+	default:
+		return "local"
+	}
+}
+
+// Options configures a Limiter. The zero value, with at least one limit,
+// is ready to use.
+type Options struct {
+	// Name identifies the limiter in keys and in Decision. Limiters that
+	// share a store must have different names, unless they are meant to
+	// share counters. Default: "default".
+	Name string
+	// Prefix starts every key. Default: "rl". Keys have the form
+	// "{<prefix>:<name>:<key>}:<policy>:<algorithm>", so all the policies of
+	// one client share a hash tag and are decided in one script call, on
+	// Redis Cluster too.
+	Prefix string
+	// Limits are the policies. A request is admitted only if every policy
+	// admits it. At least one is required.
+	Limits []Limit
+	// Failure decides requests while Redis is unavailable. Default:
+	// FailureLocal.
+	Failure FailurePolicy
+	// Breaker stops calls to Redis for a while after repeated failures, so
+	// that a dead Redis does not cost every request a timeout. Default: a
+	// store.Breaker of its own with store's defaults (5 failures, 1s
+	// cooldown). Limiters may share one.
+	Breaker *store.Breaker
+	// Timeout bounds each call to Redis. Default: 0, no timeout beyond the
+	// caller's context and the client's own read and write timeouts (a
+	// timeout costs two allocations per decision).
+	Timeout time.Duration
+	// LocalMaxKeys bounds the number of keys the fallback limiter tracks;
+	// beyond it, expired entries are swept and then arbitrary ones evicted.
+	// Default: 100000.
+	LocalMaxKeys int
+	// KeyClass labels what keys this limiter is keyed by ("ip", "user",
+	// "api-key"), for Decision. Default: "key".
+	KeyClass string
+	// OnDecision, if set, is called after every decision, synchronously:
+	// keep it fast (a counter increment).
+	OnDecision func(Decision)
+}
+
+// Limiter decides whether requests may proceed under one or more policies
+// held in Redis. It is safe for concurrent use.
+type Limiter struct {
+	s        store.Store
+	name     string
+	class    string
+	prefix   string
+	limits   []Limit
+	suffixes []string // ":<policy>:<algorithm>" per limit
+	static   []any    // per-limit script arguments, boxed once
+	failure  FailurePolicy
+	breaker  *store.Breaker
+	timeout  time.Duration
+	local    *localLimiter
+	hook     func(Decision)
+
+	bufs sync.Pool // *evalBuf
+
+	// nowHook, set only by tests, makes the script use the given clock
+	// instead of Redis TIME, and the fallback use it instead of time.Now.
+	nowHook func() time.Time
+}
+
+type evalBuf struct {
+	keys []string
+	args []any
+}
+
+// New returns a Limiter over s enforcing limits, with default options. It
+// panics if no limit is given or a limit is invalid: a programmer error.
+func New(s store.Store, limits ...Limit) *Limiter {
+	l, err := NewWithOptions(s, Options{Limits: limits})
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// NewWithOptions returns a Limiter over s configured by opts.
+func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
+	if s == nil {
+		return nil, errors.New("ratelimit: nil store")
+	}
+	if len(opts.Limits) == 0 {
+		return nil, fmt.Errorf("%w: no limits", ErrInvalidLimit)
+	}
+	l := &Limiter{
+		s:       s,
+		name:    opts.Name,
+		class:   opts.KeyClass,
+		prefix:  opts.Prefix,
+		failure: opts.Failure,
+		breaker: opts.Breaker,
+		timeout: opts.Timeout,
+		hook:    opts.OnDecision,
+	}
+	if l.name == "" {
+		l.name = "default"
+	}
+	if err := checkName(l.name); err != nil {
+		return nil, fmt.Errorf("ratelimit: limiter %w", err)
+	}
+	if l.prefix == "" {
+		l.prefix = "rl"
+	}
+	if l.class == "" {
+		l.class = "key"
+	}
+	if l.breaker == nil {
+		l.breaker = new(store.Breaker)
+	}
+	if opts.Failure > FailClosed {
+		return nil, fmt.Errorf("ratelimit: unknown failure policy %d", opts.Failure)
+	}
+	seen := make(map[string]bool)
+	for _, lim := range opts.Limits {
+		lim, err := lim.normalise()
+		if err != nil {
+			return nil, err
+		}
+		if seen[lim.Name] {
+			return nil, fmt.Errorf("%w: duplicate policy name %q", ErrInvalidLimit, lim.Name)
+		}
+		seen[lim.Name] = true
+		l.limits = append(l.limits, lim)
+		l.suffixes = append(l.suffixes, ":"+lim.Name+":"+lim.Algorithm.String())
+		l.static = append(l.static,
+			strconv.Itoa(lim.Algorithm.luaCode()),
+			strconv.Itoa(lim.Rate),
+			strconv.FormatInt(lim.Period.Microseconds(), 10),
+			strconv.Itoa(lim.Burst))
+	}
+	max := opts.LocalMaxKeys
+	if max <= 0 {
+		max = 100000
+	}
+	l.local = newLocalLimiter(max)
+	np := len(l.limits)
+	l.bufs.New = func() any {
+		b := &evalBuf{keys: make([]string, np), args: make([]any, 2+4*np)}
+		copy(b.args[2:], l.static)
+		return b
+	}
+	return l, nil
+}
+
+// Name returns the limiter's name.
+func (l *Limiter) Name() string { return l.name }
+
+// Limits returns the limiter's policies with defaults filled in.
+func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.limits...) }
+
+// Allow is AllowN(ctx, key, 1).
+func (l *Limiter) Allow(ctx context.Context, key string) (*Result, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+// AllowN decides whether a request of cost n by key may proceed, consuming n
+// units from every policy if and only if all of them admit it. A cost of 0
+// inspects the state without consuming.
+//
+// The decision is one script call, one round trip, using the Redis clock.
+// If Redis is unavailable the failure policy decides and the error that
+// caused it is in Result.Err; AllowN then still returns a nil error. AllowN
+// returns an error only when no decision could be made: an invalid cost or
+// key, a canceled context, or an unexpected reply (such as WRONGTYPE from a
+// foreign value under the limiter's keys).
+func (l *Limiter) AllowN(ctx context.Context, key string, n int) (*Result, error) {
+	if key == "" {
+		return nil, fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	res := new(Result)
+	b := l.bufs.Get().(*evalBuf)
+	buildKeys(l, b.keys, key)
+	err := l.decide(ctx, b, n, res)
+	l.bufs.Put(b)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// decide fills res for the keys in b.
+func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) error {
+	if n < 0 {
+		return fmt.Errorf("%w: %d", ErrInvalidCost, n)
+	}
+	res.reset(len(l.limits))
+
+	var err error
+	if l.breaker.Allow() {
+		err = l.eval(ctx, b, n, res)
+		if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			l.breaker.Record(ctx.Err()) // the caller left: says nothing about Redis
+			l.report(res, ctx.Err())
+			return ctx.Err()
+		}
+		l.breaker.Record(err)
+	} else {
+		err = store.ErrCircuitOpen
+	}
+	if err == nil {
+		res.summarise()
+		l.report(res, nil)
+		return nil
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		l.report(res, err)
+		return err
+	}
+	res.Err = err
+	switch l.failure {
+	case FailOpen:
+		for i := range res.Policies {
+			res.Policies[i] = PolicyResult{Limit: l.limits[i], Allowed: true, Remaining: l.limits[i].Rate}
+		}
+		res.summarise()
+		res.Source = SourceFailOpen
+	case FailClosed:
+		for i := range res.Policies {
+			res.Policies[i] = PolicyResult{Limit: l.limits[i], RetryAfter: l.breakerCooldown()}
+		}
+		res.summarise()
+		res.Source = SourceFailClosed
+	default:
+		l.local.allow(l.now(), b.keys, l.limits, n, res.Policies)
+		res.summarise()
+		res.Source = SourceLocal
+	}
+	l.report(res, nil)
+	return nil
+}
+
+func (l *Limiter) breakerCooldown() time.Duration {
+	if l.breaker.Cooldown > 0 {
+		return l.breaker.Cooldown
+	}
+	return time.Second
+}
+
+func (l *Limiter) now() time.Time {
+	if l.nowHook != nil {
+		return l.nowHook()
+	}
+	return time.Now()
+}
+
+// eval runs the script and parses its reply into res.Policies.
+func (l *Limiter) eval(ctx context.Context, b *evalBuf, n int, res *Result) error {
+	b.args[0] = n
+	b.args[1] = ""
+	if l.nowHook != nil {
+		b.args[1] = strconv.FormatInt(l.nowHook().UnixMicro(), 10)
+	}
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
+	v, err := l.s.Eval(ctx, allowScript, b.keys, b.args...)
+	if err != nil {
+		return err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 1+4*len(l.limits) {
+		return fmt.Errorf("%w: %T of length %d", ErrUnexpectedReply, v, len(a))
+	}
+	for i := range res.Policies {
+		var f [4]int64
+		for j := range f {
+			x, ok := a[1+4*i+j].(int64)
+			if !ok {
+				return fmt.Errorf("%w: element %d is %T", ErrUnexpectedReply, 1+4*i+j, a[1+4*i+j])
+			}
+			f[j] = x
+		}
+		res.Policies[i] = policyResult(l.limits[i], f[0] == 1, f[1], f[2], f[3])
+	}
+	res.Source = SourceRedis
+	return nil
+}
+
+// policyResult converts the script's integers (microseconds) to a
+// PolicyResult.
+func policyResult(lim Limit, fits bool, remaining, retryUS, resetUS int64) PolicyResult {
+	p := PolicyResult{Limit: lim, Allowed: fits, Remaining: int(max(remaining, 0))}
+	switch {
+	case retryUS < 0:
+		p.RetryAfter = Never
+	case !fits:
+		p.RetryAfter = time.Duration(retryUS) * time.Microsecond
+	}
+	p.ResetAfter = time.Duration(max(resetUS, 0)) * time.Microsecond
+	return p
+}
+
+func (l *Limiter) report(res *Result, err error) {
+	if l.hook == nil {
+		return
+	}
+	d := Decision{Limiter: l.name, Class: l.class, Source: res.Source, Err: res.Err}
+	switch {
+	case err != nil:
+		d.Outcome, d.Source, d.Err = Errored, SourceRedis, err
+	case res.Allowed:
+		d.Outcome, d.Policy = Allowed, res.Policy
+	default:
+		d.Outcome, d.Policy = Denied, res.Policy
+	}
+	l.hook(d)
+}
