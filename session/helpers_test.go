@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +21,9 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 func newRedis(t *testing.T) (*redistest.Server, *redis.Client, *goredis.Store) {
 	t.Helper()
 	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	// ContextTimeoutEnabled: without it go-redis ignores context deadlines
+	// and waits for its ReadTimeout (3s) on a hung server.
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return srv, c, goredis.New(c)
 }
@@ -136,5 +137,3 @@ func exists(t *testing.T, c redis.Cmdable, key string) bool {
 	}
 	return n == 1
 }
-
-var _ = strings.Repeat

@@ -1,0 +1,76 @@
+package session_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/session"
+)
+
+// commandCalls returns the number of calls of each command since the last
+// CONFIG RESETSTAT, from INFO commandstats.
+func commandCalls(t *testing.T, c *redis.Client) map[string]int {
+	t.Helper()
+	info, err := c.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		calls := strings.TrimPrefix(strings.Split(rest, ",")[0], "calls=")
+		n, _ := strconv.Atoi(calls)
+		out[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	return out
+}
+
+func TestLoadAndSave_unmodified_request_costs_one_GET_and_no_write(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  session.Config
+		path string
+	}{
+		{"anonymous", session.Config{}, "/put?v=x"},
+		{"logged in", session.Config{}, "/login?u=u1"},
+		{"no idle timeout", session.Config{IdleTimeout: -1}, "/put?v=x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c, s := newRedis(t)
+			h := app(session.NewManager(s, tc.cfg))
+			ck := sessionCookie(do(t, h, "GET", tc.path, ""))
+			if err := c.ConfigResetStat(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for range 10 {
+				res := do(t, h, "GET", "/whoami", ck.Value)
+				if res.StatusCode != 200 || sessionCookie(res) != nil {
+					t.Fatalf("status %d, cookie %v", res.StatusCode, sessionCookie(res))
+				}
+			}
+			calls := commandCalls(t, c)
+			delete(calls, "config|resetstat")
+			if calls["get"] != 10 || len(calls) != 1 {
+				t.Fatalf("10 unmodified requests ran %v; want exactly get=10", calls)
+			}
+		})
+	}
+}
+
+func TestLoadAndSave_request_without_cookie_costs_nothing(t *testing.T) {
+	_, c, s := newRedis(t)
+	h := app(session.New(s))
+	c.ConfigResetStat(t.Context())
+	do(t, h, "GET", "/get", "")
+	calls := commandCalls(t, c)
+	delete(calls, "config|resetstat")
+	if len(calls) != 0 {
+		t.Fatalf("ran %v", calls)
+	}
+}

@@ -1,0 +1,86 @@
+package session_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rediware/rediware/session"
+)
+
+// incrApp increments a counter in the session. Each request waits (up to
+// 300ms) for the other one to have loaded the session too, which makes a
+// lost update certain when nothing serialises them.
+func incrApp(m *session.Manager) http.Handler {
+	var arrived atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/incr", func(w http.ResponseWriter, r *http.Request) {
+		n := m.GetInt(r.Context(), "n")
+		arrived.Add(1)
+		for deadline := time.Now().Add(300 * time.Millisecond); arrived.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		m.Put(r.Context(), "n", n+1)
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("/n", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strconv.Itoa(m.GetInt(r.Context(), "n")))
+	})
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
+		m.Put(r.Context(), "n", 0)
+	})
+	return m.LoadAndSave(mux)
+}
+
+func concurrentIncrements(t *testing.T, m *session.Manager) string {
+	t.Helper()
+	h := incrApp(m)
+	tok := sessionCookie(do(t, h, "GET", "/start", "")).Value
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if res := do(t, h, "GET", "/incr", tok); res.StatusCode != 200 {
+				t.Errorf("incr: status %d", res.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	return body(t, do(t, h, "GET", "/n", tok))
+}
+
+func TestLoadAndSave_without_lock_loses_a_concurrent_update(t *testing.T) {
+	_, _, s := newRedis(t)
+	if got := concurrentIncrements(t, session.New(s)); got != "1" {
+		t.Fatalf("n = %s; this test expects the lost update (n = 1) without the lock", got)
+	}
+}
+
+func TestLoadAndSave_Lock_prevents_the_lost_update(t *testing.T) {
+	_, c, s := newRedis(t)
+	if got := concurrentIncrements(t, session.NewManager(s, session.Config{Lock: true})); got != "2" {
+		t.Fatalf("n = %s, want 2 with the lock", got)
+	}
+	if keys := c.Keys(t.Context(), "scs:lock:*").Val(); len(keys) != 0 {
+		t.Fatalf("locks left behind: %v", keys)
+	}
+}
+
+func TestLoadAndSave_Lock_wait_times_out_with_503(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{Lock: true, LockWait: 100 * time.Millisecond})
+	h := app(m)
+	tok := newSession(t, h, "x")
+	c.Set(t.Context(), "scs:lock:"+tok, "someone else", time.Minute)
+	start := time.Now()
+	res := do(t, h, "GET", "/get", tok)
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", res.StatusCode)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("waited %v for a 100ms LockWait", d)
+	}
+}

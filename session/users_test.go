@@ -1,0 +1,254 @@
+package session_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/session"
+	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+// usersApp adds /sessions (JSON list), /revoke?id=, /revoke-all and
+// /revoke-others to app.
+func usersApp(m *session.Manager) http.Handler {
+	base := app(m)
+	mux := http.NewServeMux()
+	mux.Handle("/", base)
+	mux.Handle("/sessions", m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := m.Sessions(r.Context(), m.UserID(r.Context()))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		json.NewEncoder(w).Encode(list)
+	})))
+	mux.Handle("/revoke-others", m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := m.RevokeOthers(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		json.NewEncoder(w).Encode(n)
+	})))
+	return mux
+}
+
+func listSessions(t *testing.T, h http.Handler, tok string) []session.SessionInfo {
+	t.Helper()
+	res := do(t, h, "GET", "/sessions", tok)
+	var list []session.SessionInfo
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatalf("status %d: %v", res.StatusCode, err)
+	}
+	return list
+}
+
+func whoami(t *testing.T, h http.Handler, tok string) string {
+	t.Helper()
+	return body(t, do(t, h, "GET", "/whoami", tok))
+}
+
+func TestSessions_lists_a_users_sessions_and_marks_current(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := usersApp(m)
+	a1, a2, a3 := login(t, h, "alice"), login(t, h, "alice"), login(t, h, "alice")
+	login(t, h, "bob")
+	list := listSessions(t, h, a2)
+	if len(list) != 3 {
+		t.Fatalf("%d sessions, want 3: %+v", len(list), list)
+	}
+	current := 0
+	for _, si := range list {
+		if si.Current {
+			current++
+		}
+		if si.ID == "" || si.ID == a1 || si.ID == a2 || si.ID == a3 {
+			t.Fatalf("ID %q must be set and not the token", si.ID)
+		}
+		if !si.Expiry.After(time.Now()) || si.Values["userID"] != "alice" {
+			t.Fatalf("info %+v", si)
+		}
+	}
+	if current != 1 {
+		t.Fatalf("%d sessions marked current, want 1", current)
+	}
+}
+
+func TestRevoke_ends_one_session_of_that_user_only(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := usersApp(m)
+	a1, a2 := login(t, h, "alice"), login(t, h, "alice")
+	b1 := login(t, h, "bob")
+	var target string
+	for _, si := range listSessions(t, h, a1) {
+		if !si.Current {
+			target = si.ID // a2
+		}
+	}
+	if ok, err := m.Revoke(t.Context(), "bob", target); ok || err != nil {
+		t.Fatalf("bob revoked alice's session: %v %v", ok, err)
+	}
+	if ok, err := m.Revoke(t.Context(), "alice", target); !ok || err != nil {
+		t.Fatalf("Revoke = %v, %v", ok, err)
+	}
+	if whoami(t, h, a2) != "" || whoami(t, h, a1) != "alice" || whoami(t, h, b1) != "bob" {
+		t.Fatal("want only a2 logged out")
+	}
+	if n := len(listSessions(t, h, a1)); n != 1 {
+		t.Fatalf("%d sessions left, want 1", n)
+	}
+}
+
+func TestRevokeAll_logs_out_everywhere(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.New(s)
+	h := usersApp(m)
+	toks := []string{login(t, h, "alice"), login(t, h, "alice"), login(t, h, "alice")}
+	b1 := login(t, h, "bob")
+	n, err := m.RevokeAll(t.Context(), "alice")
+	if err != nil || n != 3 {
+		t.Fatalf("RevokeAll = %d, %v; want 3", n, err)
+	}
+	for _, tok := range toks {
+		if whoami(t, h, tok) != "" {
+			t.Fatal("a revoked session still works")
+		}
+	}
+	if whoami(t, h, b1) != "bob" {
+		t.Fatal("bob was logged out too")
+	}
+	if exists(t, c, "{scs:user:alice}") {
+		t.Fatal("alice's index survived RevokeAll")
+	}
+}
+
+func TestRevokeOthers_keeps_the_current_session(t *testing.T) {
+	_, _, s := newRedis(t)
+	h := usersApp(session.New(s))
+	a1, a2, a3 := login(t, h, "alice"), login(t, h, "alice"), login(t, h, "alice")
+	var n int
+	json.NewDecoder(do(t, h, "GET", "/revoke-others", a2).Body).Decode(&n)
+	if n != 2 {
+		t.Fatalf("revoked %d, want 2", n)
+	}
+	if whoami(t, h, a1) != "" || whoami(t, h, a3) != "" || whoami(t, h, a2) != "alice" {
+		t.Fatal("want only the current session left")
+	}
+}
+
+func TestRevokeAll_in_flight_request_cannot_resurrect_the_session(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.New(s)
+	loaded, revoked := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(loaded)
+		<-revoked
+		m.Put(r.Context(), "v", "written after revocation")
+		io.WriteString(w, "done")
+	})
+	mux.Handle("/", app(m))
+	h := m.LoadAndSave(mux)
+	tok := login(t, h, "alice")
+
+	done := make(chan *http.Response)
+	go func() { done <- do(t, h, "GET", "/slow", tok) }()
+	<-loaded
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 1 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	close(revoked)
+	res := <-done
+	if ck := sessionCookie(res); ck == nil || ck.Value != "" {
+		t.Fatalf("cookie %v: want it cleared", ck)
+	}
+	if exists(t, c, "scs:session:"+tok) {
+		t.Fatal("the in-flight request wrote the revoked session back")
+	}
+	if whoami(t, h, tok) != "" {
+		t.Fatal("revoked session works again")
+	}
+}
+
+func TestLogout_removes_the_session_from_the_index(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := usersApp(m)
+	a1, a2 := login(t, h, "alice"), login(t, h, "alice")
+	do(t, h, "GET", "/logout", a1)
+	list, err := m.Sessions(t.Context(), "alice")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Sessions = %d, %v; want 1 after logout", len(list), err)
+	}
+	_ = a2
+}
+
+func TestSessions_prunes_expired_sessions(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{IdleTimeout: 200 * time.Millisecond})
+	h := usersApp(m)
+	login(t, h, "alice")
+	time.Sleep(300 * time.Millisecond)
+	a2 := login(t, h, "alice") // this commit prunes the expired entry
+	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
+		t.Fatalf("index holds %d entries, want 1 after pruning", n)
+	}
+	if pttl := c.PTTL(t.Context(), "{scs:user:alice}").Val(); pttl <= 0 {
+		t.Fatalf("index without TTL: %v", pttl)
+	}
+	time.Sleep(300 * time.Millisecond)
+	list, err := m.Sessions(t.Context(), "alice")
+	if err != nil || len(list) != 0 {
+		t.Fatalf("Sessions = %+v, %v; want none", list, err)
+	}
+	_ = a2
+}
+
+func TestSessions_on_cluster(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = cc.Close() })
+	m := session.New(goredis.New(cc))
+	h := usersApp(m)
+	var toks []string
+	slots := map[int]bool{}
+	for range 8 {
+		tok := login(t, h, "alice")
+		toks = append(toks, tok)
+		slots[store.Slot("scs:session:"+tok)] = true
+	}
+	bob := login(t, h, "bob")
+	if len(slots) < 2 {
+		t.Fatalf("sessions all in one slot; the test needs them spread")
+	}
+	if got := get(t, h, toks[0]); got != "" {
+		t.Fatalf("unexpected value %q", got)
+	}
+	if list := listSessions(t, h, toks[3]); len(list) != 8 {
+		t.Fatalf("%d sessions listed, want 8", len(list))
+	}
+	all, err := m.Store().AllCtx(t.Context())
+	if err != nil || len(all) != 9 {
+		t.Fatalf("AllCtx on cluster: %d, %v", len(all), err)
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 8 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	for _, tok := range toks {
+		if whoami(t, h, tok) != "" {
+			t.Fatal("revoked session works")
+		}
+	}
+	if whoami(t, h, bob) != "bob" {
+		t.Fatal("bob logged out")
+	}
+}
