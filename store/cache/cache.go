@@ -161,6 +161,9 @@ type Entry[V any] struct {
 	NotFound bool
 	// Tags are the entry's tags.
 	Tags []string
+	// Size is the size of the entry in Redis, in bytes (0 when it was not
+	// read from or written to Redis).
+	Size int
 }
 
 func (c *Cache[V]) emit(e Event) {
@@ -330,6 +333,7 @@ func (c *Cache[V]) GetEntry(ctx context.Context, key string) (Entry[V], bool, er
 
 func (c *Cache[V]) entry(h *header) (Entry[V], error) {
 	var e Entry[V]
+	e.Size = h.size
 	if h.expiry != 0 {
 		e.Expiry = time.UnixMilli(h.expiry)
 	}

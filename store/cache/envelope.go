@@ -53,6 +53,7 @@ type header struct {
 	delta   time.Duration
 	tags    []tagStamp
 	payload []byte // may still be compressed
+	size    int    // of the whole envelope
 }
 
 func (h *header) negative() bool { return h.flags&flagNegative != 0 }
@@ -93,6 +94,7 @@ func parseHeader(b []byte) (header, error) {
 		return h, errCorrupt
 	}
 	h.flags = b[0] & 0x0F
+	h.size = len(b)
 	h.stamp = binary.BigEndian.Uint64(b[1:])
 	h.expiry = int64(binary.BigEndian.Uint64(b[9:]))
 	h.delta = time.Duration(binary.BigEndian.Uint32(b[17:])) * time.Microsecond

@@ -129,7 +129,7 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 		var zero V
 		e := Entry[V]{NotFound: true, Tags: tags}
 		if !degraded && c.o.NegativeTTL > 0 {
-			e.Expiry = c.write(ctx, key, fk, zero, true, c.o.NegativeTTL, delta, stamps, tags, l)
+			e.Expiry, e.Size = c.write(ctx, key, fk, zero, true, c.o.NegativeTTL, delta, stamps, tags, l)
 		}
 		return e, nil
 	}
@@ -141,40 +141,51 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 	if err != nil {
 		return e, err
 	}
-	e.Expiry = c.write(ctx, key, fk, v, false, rttl, delta, stamps, tags, l)
+	e.Expiry, e.Size = c.write(ctx, key, fk, v, false, rttl, delta, stamps, tags, l)
 	return e, nil
 }
 
 // write stores a loaded value unless a newer write won meanwhile: SET NX
 // when there was no entry, compare-and-set on the stamp when there was a
 // stale one. It reports failures to the Hook only: the caller has its
-// value. It returns the expiry written (zero if nothing was).
-func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool, ttl, delta time.Duration, stamps []tagStamp, tags []string, l lookup) time.Time {
+// value. It returns the expiry and size written (zero if nothing was,
+// including when a newer entry won).
+func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool, ttl, delta time.Duration, stamps []tagStamp, tags []string, l lookup) (time.Time, int) {
 	b, _, expiry, err := c.encode(v, negative, ttl, delta, stamps)
 	if err != nil {
 		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill", Key: key, Err: err})
-		return time.Time{}
+		return time.Time{}, 0
 	}
+	written := false
 	switch l.state {
 	case stateCorrupt:
 		if _, err = c.s.Delete(ctx, fk); err == nil {
-			_, err = c.s.SetNX(ctx, fk, b, ttl)
+			written, err = c.s.SetNX(ctx, fk, b, ttl)
 		}
 	case stateStale, stateHit:
 		var st [8]byte
 		binary.BigEndian.PutUint64(st[:], l.h.stamp)
-		_, err = c.s.Eval(ctx, replaceScript, []string{fk}, string(st[:]), b, ttl.Milliseconds())
+		var r any
+		if r, err = c.s.Eval(ctx, replaceScript, []string{fk}, string(st[:]), b, ttl.Milliseconds()); err == nil {
+			n, _ := r.(int64)
+			written = n == 1
+		}
 	default:
-		_, err = c.s.SetNX(ctx, fk, b, ttl)
+		written, err = c.s.SetNX(ctx, fk, b, ttl)
 	}
 	if err != nil {
 		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill", Key: key, Err: err})
-		return time.Time{}
+		return time.Time{}, 0
+	}
+	if !written {
+		// A newer write or an invalidation won: keep it. The caller still
+		// gets the value it loaded, but nobody may cache it further.
+		return time.Time{}, 0
 	}
 	if len(tags) > 0 {
 		_ = c.addMembers(ctx, key, fk, tags, expiry, ttl) // reported by addMembers
 	}
-	return expiry
+	return expiry, len(b)
 }
 
 // maybeRefresh applies XFetch: refresh early, in the background, when
