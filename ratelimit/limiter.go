@@ -240,10 +240,12 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (*Result, error
 
 // decide fills res for the keys in b.
 func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) error {
-	if n < 0 {
-		return fmt.Errorf("%w: %d", ErrInvalidCost, n)
-	}
 	res.reset(len(l.limits))
+	if n < 0 {
+		err := fmt.Errorf("%w: %d", ErrInvalidCost, n)
+		l.report(res, err)
+		return err
+	}
 
 	var err error
 	if l.breaker.Allow() {

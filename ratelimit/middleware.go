@@ -101,9 +101,9 @@ type mw struct {
 }
 
 type mwState struct {
-	res  Result
-	key  [128]byte
-	hdr  [256]byte
+	res Result
+	key [128]byte
+	hdr [256]byte
 }
 
 var mwPool = sync.Pool{New: func() any { return new(mwState) }}

@@ -1,0 +1,122 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rediware/rediware/ratelimit"
+	"github.com/rediware/rediware/store"
+)
+
+func TestFailurePolicy_kill_and_restart_under_load(t *testing.T) {
+	for _, policy := range []ratelimit.FailurePolicy{ratelimit.FailureLocal, ratelimit.FailOpen, ratelimit.FailClosed} {
+		t.Run(policy.String(), func(t *testing.T) {
+			srv, s := newRedis(t)
+			const limit = 50
+			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+				Limits:  []ratelimit.Limit{ratelimit.Per(limit, 24*time.Hour)},
+				Failure: policy,
+				Breaker: &store.Breaker{Failures: 3, Cooldown: 100 * time.Millisecond},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				stop                           atomic.Bool
+				redisAfterRestart, restarted   atomic.Bool
+				bySource                       [4]atomic.Int64
+				localAdmitted, circuitOpenSeen atomic.Int64
+				wg                             sync.WaitGroup
+			)
+			for w := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for !stop.Load() {
+						res, err := l.Allow(context.Background(), "hot")
+						if err != nil {
+							t.Errorf("worker %d: %v", w, err)
+							return
+						}
+						bySource[res.Source].Add(1)
+						switch res.Source {
+						case ratelimit.SourceRedis:
+							if restarted.Load() {
+								redisAfterRestart.Store(true)
+							}
+							continue
+						case ratelimit.SourceLocal:
+							if policy != ratelimit.FailureLocal {
+								t.Errorf("local decision under %v", policy)
+							}
+							if res.Allowed {
+								localAdmitted.Add(1)
+							}
+						case ratelimit.SourceFailOpen:
+							if policy != ratelimit.FailOpen || !res.Allowed {
+								t.Errorf("fail-open decision %+v under %v", res, policy)
+							}
+						case ratelimit.SourceFailClosed:
+							if policy != ratelimit.FailClosed || res.Allowed {
+								t.Errorf("fail-closed decision %+v under %v", res, policy)
+							}
+						}
+						if !errors.Is(res.Err, store.ErrUnavailable) {
+							t.Errorf("fallback decision with error %v", res.Err)
+						}
+						if errors.Is(res.Err, store.ErrCircuitOpen) {
+							circuitOpenSeen.Add(1)
+						}
+					}
+				}()
+			}
+			time.Sleep(100 * time.Millisecond)
+			srv.Kill()
+			time.Sleep(400 * time.Millisecond)
+			srv.Restart()
+			restarted.Store(true)
+			deadline := time.Now().Add(5 * time.Second)
+			for !redisAfterRestart.Load() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			stop.Store(true)
+			wg.Wait()
+			t.Logf("decisions by source: redis %d, local %d, fail-open %d, fail-closed %d; circuit open %d",
+				bySource[0].Load(), bySource[1].Load(), bySource[2].Load(), bySource[3].Load(), circuitOpenSeen.Load())
+			if !redisAfterRestart.Load() {
+				t.Fatal("no decision by Redis after the restart")
+			}
+			if bySource[policy+1].Load() == 0 { // FailureLocal+1 is SourceLocal, and so on
+				t.Fatalf("the failure policy never decided")
+			}
+			if circuitOpenSeen.Load() == 0 {
+				t.Fatal("the breaker never opened")
+			}
+			if n := localAdmitted.Load(); n > limit {
+				t.Fatalf("the local fallback admitted %d, more than the limit %d", n, limit)
+			}
+
+			// Limiting resumes on the restarted (empty) server, scripts reloaded.
+			admitted := 0
+			for range limit + 5 {
+				res, err := l.Allow(t.Context(), "after-restart")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Source != ratelimit.SourceRedis {
+					t.Fatalf("source %v after restart: %v", res.Source, res.Err)
+				}
+				if res.Allowed {
+					admitted++
+				}
+			}
+			if admitted != limit {
+				t.Fatalf("after restart admitted %d, want %d", admitted, limit)
+			}
+		})
+	}
+}
