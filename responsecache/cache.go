@@ -1,0 +1,758 @@
+package responsecache
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
+	"github.com/rediware/rediware/store"
+)
+
+// Cache is an RFC 9111 shared HTTP cache whose entries live in Redis. Use
+// Handler (or Route, for per-route settings) as middleware. A Cache is safe
+// for concurrent use.
+type Cache struct {
+	s          store.Store
+	opts       Options
+	ks         store.Keyspace
+	br         *store.Breaker
+	timeout    time.Duration
+	name       string
+	maxObj     int64
+	retention  time.Duration
+	tagHeaders []string
+
+	flights    flightGroup
+	refreshing sync.Map // keys being refreshed in the background
+	local      *localTier
+	cancel     context.CancelFunc
+}
+
+// New returns a Cache storing its entries in s. opts may be the zero value.
+func New(s store.Store, opts Options) *Cache {
+	c := &Cache{s: s, opts: opts}
+	c.ks = store.Keyspace{Prefix: opts.KeyPrefix}
+	if c.ks.Prefix == "" {
+		c.ks.Prefix = "rc"
+	}
+	c.br = opts.Breaker
+	if c.br == nil {
+		c.br = &store.Breaker{}
+	}
+	c.timeout = opts.StoreTimeout
+	if c.timeout <= 0 {
+		c.timeout = 200 * time.Millisecond
+	}
+	c.name = statusName(opts.name())
+	c.maxObj = opts.MaxObjectSize
+	if c.maxObj <= 0 {
+		c.maxObj = 1 << 20
+	}
+	switch {
+	case opts.StaleRetention < 0:
+		c.retention = 0
+	case opts.StaleRetention == 0:
+		c.retention = 10 * time.Minute
+	default:
+		c.retention = opts.StaleRetention
+	}
+	c.tagHeaders = opts.TagHeaders
+	if c.tagHeaders == nil {
+		c.tagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
+	}
+	for i, h := range c.tagHeaders {
+		c.tagHeaders[i] = http.CanonicalHeaderKey(h)
+	}
+	c.flights.m = make(map[string]*flight)
+	if opts.LocalBytes > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		c.cancel = cancel
+		c.local = newLocalTier(opts.LocalBytes)
+		go c.subscribe(ctx)
+	}
+	return c
+}
+
+// Close stops the local tier's invalidation subscription. It does not
+// close the store.
+func (c *Cache) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return nil
+}
+
+// Handler returns the cache as middleware in front of next.
+func (c *Cache) Handler(next http.Handler) http.Handler { return c.Route(Route{})(next) }
+
+// Route returns middleware that caches with the overrides in rt: TTLs, key
+// functions, tags. Use it instead of Handler on the routes that need it:
+//
+//	r.With(c.Route(responsecache.Route{DefaultTTL: time.Minute})).Get("/feed", feed)
+//	mux.Handle("GET /feed", c.Route(rt)(feed))
+func (c *Cache) Route(rt Route) func(http.Handler) http.Handler {
+	pol := policy{
+		defaultTTL:   c.opts.DefaultTTL,
+		maxTTL:       c.opts.MaxTTL,
+		heuristic:    c.opts.Heuristic,
+		heuristicMax: c.opts.HeuristicMax,
+	}
+	if pol.heuristicMax <= 0 {
+		pol.heuristicMax = 24 * time.Hour
+	}
+	if rt.DefaultTTL > 0 {
+		pol.defaultTTL = rt.DefaultTTL
+	}
+	if rt.MaxTTL > 0 {
+		pol.maxTTL = rt.MaxTTL
+	}
+	r := rt
+	for i, h := range r.KeyHeaders {
+		r.KeyHeaders[i] = http.CanonicalHeaderKey(h)
+	}
+	pol.route = &r
+	return func(next http.Handler) http.Handler {
+		return &handler{c: c, next: next, pol: pol}
+	}
+}
+
+type handler struct {
+	c    *Cache
+	next http.Handler
+	pol  policy
+}
+
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if safeMethod(r.Method) {
+			c.setStatus(w.Header(), "fwd=method")
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		h.serveUnsafe(w, r)
+		return
+	}
+	if h.pol.route.Bypass || r.Header.Get("Upgrade") != "" {
+		c.setStatus(w.Header(), "fwd=bypass")
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	ccLines := r.Header.Values("Cache-Control")
+	rcc := cachecontrol.Parse(ccLines)
+	if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header.Values("Pragma")) {
+		rcc.NoCache = true
+	}
+	if rcc.NoStore || r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" || r.Header.Get("If-Range") != "" {
+		c.setStatus(w.Header(), "fwd=request")
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	pk := c.primaryKey(r, h.pol.route)
+	auth := r.Header.Get("Authorization") != ""
+	now := time.Now()
+	lr, err := c.lookup(r.Context(), r, pk)
+	if err != nil {
+		c.report(r.Context(), r, err)
+		c.setStatus(w.Header(), `fwd=miss; detail="store-unavailable"`)
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	if e := lr.ent; e != nil && (!auth || e.authReuse()) {
+		lifetime := e.lifetime(&h.pol)
+		age := e.currentAge(now)
+		fresh := age < lifetime
+		mustValidate := e.cc.NoCache || rcc.NoCache ||
+			(rcc.HasMaxAge && age > rcc.MaxAge) ||
+			(rcc.HasMinFresh && lifetime-age < rcc.MinFresh)
+		ttl := lifetime - age
+		if fresh && !mustValidate {
+			c.serveStored(w, r, e, age, "hit; ttl="+seconds(ttl))
+			return
+		}
+		if !fresh && !mustValidate && e.mayServeStale() {
+			staleness := age - lifetime
+			if rcc.HasMaxStale && staleness <= rcc.MaxStale {
+				c.serveStored(w, r, e, age, "hit; ttl="+seconds(ttl))
+				return
+			}
+			if e.cc.HasStaleWhileRevalidate && staleness <= e.cc.StaleWhileRevalidate && !rcc.OnlyIfCached {
+				h.refreshInBackground(r, lr)
+				c.serveStored(w, r, e, age, "hit; ttl="+seconds(ttl)+`; detail="stale-while-revalidate"`)
+				return
+			}
+		}
+		if rcc.OnlyIfCached {
+			c.gatewayTimeout(w)
+			return
+		}
+		if r.Method == http.MethodHead {
+			// Forward a HEAD as a miss (it is not stored).
+			reason := "stale"
+			if fresh {
+				reason = "request"
+			}
+			h.miss(w, r, pk, lr, auth, reason)
+			return
+		}
+		reason := "stale"
+		if fresh {
+			reason = "request"
+			if e.cc.NoCache {
+				reason = "stale"
+			}
+		}
+		h.revalidate(w, r, lr, rcc, reason, now)
+		return
+	}
+	if rcc.OnlyIfCached {
+		c.gatewayTimeout(w)
+		return
+	}
+	reason := "uri-miss"
+	if lr.varyMiss {
+		reason = "vary-miss"
+	}
+	if lr.ent != nil {
+		reason = "request" // a stored response that this request may not use
+	}
+	h.miss(w, r, pk, lr, auth, reason)
+}
+
+// authReuse reports whether a response stored from a request with
+// Authorization may serve requests with Authorization (RFC 9111 section
+// 3.5): public, s-maxage or must-revalidate.
+func (e *entry) authReuse() bool {
+	return e.cc.Public || e.cc.HasSMaxAge || e.cc.MustRevalidate
+}
+
+func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+
+func (c *Cache) setStatus(h http.Header, v string) {
+	h.Add("Cache-Status", c.name+"; "+v)
+}
+
+func (c *Cache) gatewayTimeout(w http.ResponseWriter) {
+	c.setStatus(w.Header(), `fwd=miss; detail="only-if-cached"`)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusGatewayTimeout)
+}
+
+// representationFields are left out of a 304 (RFC 9110 section 15.4.5).
+var representationFields = []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Language", "Content-Range", "Content-Md5", "Transfer-Encoding"}
+
+// serveStored writes a stored response, or a 304 when the request's
+// preconditions say the client's copy is current.
+func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, status string) {
+	hdr := w.Header()
+	for k, v := range e.Header {
+		hdr[k] = v
+	}
+	hdr["Age"] = []string{seconds(age)}
+	c.setStatus(hdr, status)
+	if e.Status >= 200 && e.Status < 300 && notModified(r, e) {
+		for _, f := range representationFields {
+			delete(hdr, f)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if e.Status == http.StatusNoContent || e.Status == http.StatusNotModified || e.Status < 200 {
+		delete(hdr, "Content-Length")
+	} else {
+		hdr["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
+	}
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead && len(e.Body) > 0 {
+		_, _ = w.Write(e.Body)
+	}
+}
+
+// notModified evaluates If-None-Match, or else If-Modified-Since, against
+// the stored response (RFC 9110 section 13.2.2, RFC 9111 section 4.3.2).
+func notModified(r *http.Request, e *entry) bool {
+	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
+		return cachecontrol.MatchNone(inm, e.Header.Get("ETag"))
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		t, ok := cachecontrol.ParseHTTPDate(ims)
+		return ok && !e.lastModified().After(t)
+	}
+	return false
+}
+
+// reqState travels in the context of a forwarded request, so that the
+// origin handler can add tags or report that the origin is unreachable.
+type reqState struct {
+	mu        sync.Mutex
+	tags      []string
+	originErr bool
+}
+
+type stateKey struct{}
+
+func withState(r *http.Request) (*http.Request, *reqState) {
+	st := &reqState{}
+	return r.WithContext(context.WithValue(r.Context(), stateKey{}, st)), st
+}
+
+func stateOf(r *http.Request) *reqState {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	return st
+}
+
+// AddTags attaches cache tags to the response being produced for r, in
+// addition to those of the tag header fields. Call it from the handler
+// behind the cache; outside of one it does nothing.
+func AddTags(r *http.Request, tags ...string) {
+	if st := stateOf(r); st != nil {
+		st.mu.Lock()
+		st.tags = append(st.tags, tags...)
+		st.mu.Unlock()
+	}
+}
+
+// OriginUnreachable tells the cache that the response being produced for
+// r is the handler's own error because the origin could not be reached (a
+// reverse proxy's ErrorHandler, say). The cache then serves a stale entry
+// where RFC 9111 section 4.2.4 allows it, instead of the error.
+func OriginUnreachable(r *http.Request) {
+	if st := stateOf(r); st != nil {
+		st.mu.Lock()
+		st.originErr = true
+		st.mu.Unlock()
+	}
+}
+
+func (st *reqState) snapshot() ([]string, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]string(nil), st.tags...), st.originErr
+}
+
+// storable decides whether a response may be stored (RFC 9111 section 3)
+// and builds its entry and Redis TTL.
+func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bool, reqTime, respTime time.Time) (*entry, time.Duration, bool) {
+	c := h.c
+	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
+		return nil, 0, false
+	}
+	cc := cachecontrol.Parse(hdr.Values("Cache-Control"))
+	if cc.NoStore || cc.Private {
+		return nil, 0, false
+	}
+	if auth && !(cc.Public || cc.HasSMaxAge || cc.MustRevalidate) {
+		return nil, 0, false
+	}
+	drop := c.tagHeaders
+	if len(hdr.Values("Set-Cookie")) > 0 {
+		switch c.opts.SetCookie {
+		case SetCookieBypass:
+			return nil, 0, false
+		case SetCookieStrip:
+			drop = append(drop[:len(drop):len(drop)], "Set-Cookie")
+		}
+	}
+	fields, star := cachecontrol.VaryFields(hdr.Values("Vary"))
+	if star {
+		return nil, 0, false
+	}
+	if strings.HasPrefix(strings.ToLower(hdr.Get("Content-Type")), "text/event-stream") {
+		return nil, 0, false
+	}
+	explicit := cc.HasMaxAge || cc.HasSMaxAge || len(hdr.Values("Expires")) > 0
+	if !explicit && !cc.Public && !heuristicStatus(status) && h.pol.defaultTTL <= 0 {
+		return nil, 0, false
+	}
+	e := &entry{
+		Status:     status,
+		Header:     storedHeader(hdr, &cc, drop),
+		ReqTime:    reqTime,
+		RespTime:   respTime,
+		AuthOK:     auth,
+		VaryFields: fields,
+	}
+	e.AgeValue, _ = cachecontrol.ParseAge(hdr.Values("Age"))
+	if len(fields) > 0 {
+		e.VaryValues = varyValues(r, fields)
+	}
+	if _, ok := e.Header["Date"]; !ok {
+		e.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
+	}
+	e.cc = cc
+	ttl, ok := h.storeTTL(e, respTime)
+	return e, ttl, ok
+}
+
+// maxStoreTTL bounds the Redis TTL of an entry.
+const maxStoreTTL = 365 * 24 * time.Hour
+
+// storeTTL is how long Redis keeps e: its remaining freshness, the
+// stale-while-revalidate or stale-if-error window, and the retention for
+// revalidation. ok is false when there is nothing worth keeping.
+func (h *handler) storeTTL(e *entry, now time.Time) (time.Duration, bool) {
+	lt := e.lifetime(&h.pol)
+	left := lt - e.currentAge(now)
+	extra := max(e.cc.StaleWhileRevalidate, e.cc.StaleIfError)
+	if lt <= 0 && extra <= 0 && !e.hasValidator() {
+		return 0, false
+	}
+	ttl := max(left, 0) + extra + h.c.retention
+	if ttl <= 0 {
+		return 0, false
+	}
+	return min(ttl, maxStoreTTL), true
+}
+
+// tagsOf collects the tags of a response from the tag header fields, and
+// removes those fields from the client's response unless told to keep them.
+func (c *Cache) tagsOf(hdr http.Header) []string {
+	var tags []string
+	for _, f := range c.tagHeaders {
+		for _, v := range hdr.Values(f) {
+			tags = append(tags, strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })...)
+		}
+		if !c.opts.KeepTagHeaders {
+			delete(hdr, f)
+		}
+	}
+	return tags
+}
+
+// miss forwards r to the origin, coalescing concurrent misses for the same
+// key, and stores the response when it may.
+func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr lookupResult, auth bool, reason string) {
+	c := h.c
+	if c.opts.DisableCoalescing || r.Method != http.MethodGet || reason == "request" {
+		h.fetch(w, r, pk, lr, auth, reason)
+		return
+	}
+	f, leader := c.flights.join(pk)
+	if leader {
+		var shared *entry
+		defer func() { c.flights.finish(pk, f, shared) }()
+		if c.opts.CrossInstanceLock {
+			if e := h.waitForOtherInstance(r, pk); e != nil {
+				shared = e
+				c.serveStored(w, r, e, e.currentAge(time.Now()), "fwd="+reason+"; collapsed")
+				return
+			}
+		}
+		shared = h.fetch(w, r, pk, lr, auth, reason)
+		return
+	}
+	wait := c.opts.CoalesceWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	t := time.NewTimer(wait)
+	select {
+	case <-f.done:
+	case <-t.C:
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
+	t.Stop()
+	if e := f.ent; e != nil && h.usableFor(r, e, auth) {
+		c.serveStored(w, r, e, e.currentAge(time.Now()), "fwd="+reason+"; collapsed")
+		return
+	}
+	h.fetch(w, r, pk, lr, auth, reason)
+}
+
+// usableFor reports whether a response fetched for another request can
+// serve r: same variant, allowed with Authorization, fresh enough.
+func (h *handler) usableFor(r *http.Request, e *entry, auth bool) bool {
+	if auth && !e.authReuse() {
+		return false
+	}
+	if len(e.VaryFields) > 0 && !equalStrings(varyValues(r, e.VaryFields), e.VaryValues) {
+		return false
+	}
+	rcc := cachecontrol.Parse(r.Header.Values("Cache-Control"))
+	age := e.currentAge(time.Now())
+	lt := e.lifetime(&h.pol)
+	if age >= lt || e.cc.NoCache || (rcc.HasMinFresh && lt-age < rcc.MinFresh) || (rcc.HasMaxAge && age > rcc.MaxAge) {
+		return false
+	}
+	return true
+}
+
+// fetch forwards r and stores the response if allowed. It returns the
+// stored entry when it may be handed to other waiting requests.
+func (h *handler) fetch(w http.ResponseWriter, r *http.Request, pk string, lr lookupResult, auth bool, reason string) *entry {
+	c := h.c
+	ctx := r.Context()
+	epoch, epochErr := c.epoch(ctx)
+	out, st := withState(r)
+	reqTime := time.Now()
+	var (
+		ent  *entry
+		ttl  time.Duration
+		keep bool
+		tags []string
+	)
+	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+		ent, ttl, keep = h.storable(r, status, hdr, auth, reqTime, time.Now())
+		if epochErr != nil {
+			keep = false
+		}
+		tags = c.tagsOf(hdr)
+		v := "fwd=" + reason + "; fwd-status=" + strconv.Itoa(status)
+		if keep {
+			v += "; stored"
+		}
+		c.setStatus(hdr, v)
+		return modePass, keep
+	})
+	h.next.ServeHTTP(cw, out)
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	extra, originErr := st.snapshot()
+	if !keep || originErr || !cw.complete() {
+		return nil
+	}
+	ent.Body = cw.buf
+	tags = append(append(tags, extra...), h.pol.route.Tags...)
+	if err := c.save(context.WithoutCancel(ctx), pk, lr.ix, ent, ttl, tags, epoch); err != nil {
+		c.report(ctx, r, err)
+		return nil
+	}
+	if ent.cc.NoCache || len(ent.Header.Values("Set-Cookie")) > 0 {
+		return nil // never hand these to waiting requests
+	}
+	return ent
+}
+
+// revalidate asks the origin whether the stored response is still good,
+// with the stored validators, and serves it, its update, or the new
+// response.
+func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupResult, rcc cachecontrol.Directives, reason string, now time.Time) {
+	c := h.c
+	e := lr.ent
+	ctx := r.Context()
+	epoch, epochErr := c.epoch(ctx)
+	out, st := withState(r)
+	out.Header = r.Header.Clone()
+	for _, f := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		delete(out.Header, f)
+	}
+	if et := e.Header.Get("ETag"); et != "" {
+		if t, ok := cachecontrol.ParseETag(et); ok {
+			out.Header.Set("If-None-Match", t.String())
+		}
+	}
+	if lm := e.Header.Get("Last-Modified"); lm != "" {
+		out.Header.Set("If-Modified-Since", lm)
+	}
+	auth := r.Header.Get("Authorization") != ""
+	reqTime := time.Now()
+	var (
+		respTime time.Time
+		result   int // 0: new response passed through; 304; -1: stale served on error
+		ent      *entry
+		ttl      time.Duration
+		keep     bool
+		tags     []string
+	)
+	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+		respTime = time.Now()
+		_, originErr := st.snapshot()
+		if status == http.StatusNotModified {
+			result = http.StatusNotModified
+			return modeCapture, false
+		}
+		if status >= 500 && h.staleOnError(e, rcc, respTime, originErr) {
+			result = -1
+			return modeCapture, false
+		}
+		ent, ttl, keep = h.storable(r, status, hdr, auth, reqTime, respTime)
+		if epochErr != nil || originErr {
+			keep = false
+		}
+		tags = c.tagsOf(hdr)
+		v := "fwd=" + reason + "; fwd-status=" + strconv.Itoa(status)
+		if keep {
+			v += "; stored"
+		}
+		c.setStatus(hdr, v)
+		return modePass, keep
+	})
+	h.next.ServeHTTP(cw, out)
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	extra, _ := st.snapshot()
+	switch result {
+	case http.StatusNotModified:
+		ne := h.updated(e, cw.h, reqTime, respTime)
+		status := "fwd=" + reason + "; fwd-status=304"
+		if ttl, ok := h.storeTTL(ne, respTime); ok && epochErr == nil {
+			tags := append(append(c.tagsOf(cw.h.Clone()), extra...), h.pol.route.Tags...)
+			if err := c.save(context.WithoutCancel(ctx), h.pkOf(r), lr.ix, ne, ttl, tags, epoch); err != nil {
+				c.report(ctx, r, err)
+			} else {
+				status += "; stored"
+			}
+		}
+		if sc := cw.h.Values("Set-Cookie"); len(sc) > 0 && c.opts.SetCookie != SetCookieStore {
+			w.Header()["Set-Cookie"] = sc // the 304 was this client's response
+		}
+		c.serveStored(w, r, ne, ne.currentAge(time.Now()), status)
+	case -1:
+		c.serveStored(w, r, e, e.currentAge(time.Now()), "fwd=stale; fwd-status="+strconv.Itoa(cw.status)+`; detail="stale-if-error"`)
+	default:
+		if !keep || !cw.complete() {
+			return
+		}
+		ent.Body = cw.buf
+		tags = append(append(tags, extra...), h.pol.route.Tags...)
+		if err := c.save(context.WithoutCancel(ctx), h.pkOf(r), lr.ix, ent, ttl, tags, epoch); err != nil {
+			c.report(ctx, r, err)
+		}
+	}
+}
+
+func (h *handler) pkOf(r *http.Request) string { return h.c.primaryKey(r, h.pol.route) }
+
+// staleOnError reports whether e may be served in place of an error: within
+// the response's or the request's stale-if-error window (RFC 5861 section
+// 4), or, when the origin could not be reached at all, whenever RFC 9111
+// section 4.2.4 allows serving stale.
+func (h *handler) staleOnError(e *entry, rcc cachecontrol.Directives, now time.Time, originErr bool) bool {
+	if e.cc.MustRevalidate || e.cc.ProxyRevalidate || e.cc.NoCache {
+		return false
+	}
+	staleness := e.currentAge(now) - e.lifetime(&h.pol)
+	if e.cc.HasStaleIfError && staleness <= e.cc.StaleIfError {
+		return true
+	}
+	if rcc.HasStaleIfError && staleness <= rcc.StaleIfError {
+		return true
+	}
+	return originErr && e.mayServeStale()
+}
+
+// updated returns e with its header fields updated from a 304 (RFC 9111
+// sections 3.2 and 4.3.4) and the 304's timing.
+func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Time) *entry {
+	ne := *e
+	ne.Header = e.Header.Clone()
+	cc := cachecontrol.Parse(h304.Values("Cache-Control"))
+	drop := append(h.c.tagHeaders[:len(h.c.tagHeaders):len(h.c.tagHeaders)], "Content-Length", "Cache-Status")
+	if h.c.opts.SetCookie != SetCookieStore {
+		drop = append(drop, "Set-Cookie")
+	}
+	for k, v := range storedHeader(h304, &cc, drop) {
+		ne.Header[k] = v
+	}
+	if h304.Get("Date") == "" {
+		ne.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
+	}
+	ne.ReqTime, ne.RespTime = reqTime, respTime
+	ne.AgeValue, _ = cachecontrol.ParseAge(h304.Values("Age"))
+	ne.derive()
+	return &ne
+}
+
+// refreshInBackground revalidates lr's entry on a detached context, at
+// most once at a time per key.
+func (h *handler) refreshInBackground(r *http.Request, lr lookupResult) {
+	if _, busy := h.c.refreshing.LoadOrStore(lr.key, struct{}{}); busy {
+		return
+	}
+	br := r.Clone(context.WithoutCancel(r.Context()))
+	go func() {
+		defer h.c.refreshing.Delete(lr.key)
+		defer func() { _ = recover() }() // e.g. http.ErrAbortHandler from a proxy
+		h.revalidate(&discardWriter{}, br, lr, cachecontrol.Directives{}, "stale", time.Now())
+	}()
+}
+
+// serveUnsafe forwards a request with an unsafe method and, once the
+// response status is known to be a success, invalidates the target URI and
+// the same-origin Location and Content-Location (RFC 9111 section 4.4).
+func (h *handler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	c.setStatus(w.Header(), "fwd=method")
+	iw := &invalidatingWriter{ResponseWriter: w, fn: func(status int) {
+		if status < 200 || status >= 400 {
+			return
+		}
+		ctx := context.WithoutCancel(r.Context())
+		keys := []string{c.headKey(h.pkOf(r))}
+		for _, f := range []string{"Location", "Content-Location"} {
+			if pk, ok := h.sameOriginKey(r, w.Header().Get(f)); ok {
+				keys = append(keys, c.headKey(pk))
+			}
+		}
+		if err := c.deleteKeys(ctx, keys...); err != nil {
+			c.report(ctx, r, err)
+		}
+	}}
+	h.next.ServeHTTP(iw, r)
+}
+
+// sameOriginKey resolves a Location or Content-Location value against the
+// request URI and returns its primary key if it has the request's origin.
+func (h *handler) sameOriginKey(r *http.Request, ref string) (string, bool) {
+	if ref == "" {
+		return "", false
+	}
+	scheme := requestScheme(r, h.c.opts.TrustForwarded)
+	host := requestHost(r, h.c.opts.TrustForwarded)
+	base := &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	u, err := base.Parse(ref)
+	if err != nil || u.Scheme != scheme || strings.ToLower(u.Host) != host {
+		return "", false
+	}
+	t := &http.Request{URL: u, Host: host, TLS: r.TLS, Header: r.Header}
+	return h.c.primaryKey(t, h.pol.route), true
+}
+
+// invalidatingWriter runs fn with the status just before the header goes
+// out.
+type invalidatingWriter struct {
+	http.ResponseWriter
+	fn   func(int)
+	done bool
+}
+
+func (iw *invalidatingWriter) WriteHeader(code int) {
+	if !iw.done && code >= 200 {
+		iw.done = true
+		iw.fn(code)
+	}
+	iw.ResponseWriter.WriteHeader(code)
+}
+
+func (iw *invalidatingWriter) Write(p []byte) (int, error) {
+	if !iw.done {
+		iw.WriteHeader(http.StatusOK)
+	}
+	return iw.ResponseWriter.Write(p)
+}
+
+func (iw *invalidatingWriter) Flush() {
+	if !iw.done {
+		iw.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(iw.ResponseWriter).Flush()
+}
+
+func (iw *invalidatingWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }

@@ -1,0 +1,92 @@
+package responsecache
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// flight is one origin fetch that concurrent misses for the same key wait
+// for.
+type flight struct {
+	done chan struct{}
+	ent  *entry // the stored, shareable result, or nil
+}
+
+type flightGroup struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// join returns the flight for key, and whether the caller leads it.
+func (g *flightGroup) join(key string) (*flight, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.m[key]; ok {
+		return f, false
+	}
+	f := &flight{done: make(chan struct{})}
+	g.m[key] = f
+	return f, true
+}
+
+func (g *flightGroup) finish(key string, f *flight, e *entry) {
+	g.mu.Lock()
+	delete(g.m, key)
+	g.mu.Unlock()
+	f.ent = e
+	close(f.done)
+}
+
+// waitForOtherInstance takes the cross-instance fill lock for pk. If
+// another instance holds it, it polls for that instance's entry up to
+// CoalesceWait and returns it; nil means "fetch it yourself".
+func (h *handler) waitForOtherInstance(r *http.Request, pk string) *entry {
+	c := h.c
+	ctx := r.Context()
+	lockKey := c.headKey(pk) + ":lock"
+	ttl := c.opts.LockTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Second
+	}
+	var got bool
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		got, err = c.s.SetNX(ctx, lockKey, []byte("1"), ttl)
+		return err
+	})
+	if err != nil {
+		return nil
+	}
+	if got {
+		// We fill; release the lock once done (the TTL covers a crash).
+		context.AfterFunc(ctx, func() {
+			_ = c.call(context.Background(), func(ctx context.Context) error {
+				_, err := c.s.Delete(ctx, lockKey)
+				return err
+			})
+		})
+		return nil
+	}
+	wait := c.opts.CoalesceWait
+	if wait <= 0 || wait > ttl {
+		wait = ttl
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(25 * time.Millisecond):
+		}
+		lr, err := c.lookup(ctx, r, pk)
+		if err != nil {
+			return nil
+		}
+		if lr.ent != nil && h.usableFor(r, lr.ent, r.Header.Get("Authorization") != "") {
+			return lr.ent
+		}
+	}
+	return nil
+}

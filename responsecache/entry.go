@@ -1,0 +1,252 @@
+package responsecache
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
+)
+
+// errCorrupt is returned when a stored record cannot be decoded. The
+// record is then treated as a miss and deleted.
+var errCorrupt = errors.New("responsecache: corrupt cache entry")
+
+const (
+	recordMagic   = 0xC5
+	recordVersion = 1
+
+	kindEntry     = 1 // a stored response
+	kindVaryIndex = 2 // the Vary field names of a URL and the nonce of its variants
+
+	flagDeflate = 1 << 0 // body compressed with DEFLATE
+	flagAuthOK  = 1 << 1 // response to an Authorization request, allowed by its directives
+
+	// compressMin is the smallest body worth compressing.
+	compressMin = 1024
+)
+
+// entry is one stored response, with what the freshness and age
+// calculations of RFC 9111 section 4.2 need.
+type entry struct {
+	Status   int
+	Header   http.Header // stored header fields (without Age)
+	Body     []byte
+	ReqTime  time.Time     // request_time
+	RespTime time.Time     // response_time
+	AgeValue time.Duration // age_value: the Age field received with the response
+	AuthOK   bool          // stored from a request with Authorization
+	// VaryFields and VaryValues are the selecting header fields of the
+	// request that caused the response to be stored, normalised.
+	VaryFields []string
+	VaryValues []string
+
+	// Derived on decode, not encoded.
+	cc   cachecontrol.Directives
+	size int // encoded size, for the local tier
+}
+
+// varyIndex is what the primary key holds for a response that has Vary:
+// the field names and a random nonce that is part of every variant's key,
+// so that invalidating the URL (deleting the index) orphans all variants.
+type varyIndex struct {
+	Fields []string
+	Nonce  string
+}
+
+func (e *entry) derive() { e.cc = cachecontrol.Parse(e.Header.Values("Cache-Control")) }
+
+type encoder struct{ b []byte }
+
+func (w *encoder) uv(v uint64)    { w.b = binary.AppendUvarint(w.b, v) }
+func (w *encoder) v(v int64)      { w.b = binary.AppendVarint(w.b, v) }
+func (w *encoder) str(s string)   { w.uv(uint64(len(s))); w.b = append(w.b, s...) }
+func (w *encoder) bytes(p []byte) { w.uv(uint64(len(p))); w.b = append(w.b, p...) }
+func (w *encoder) strs(ss []string) {
+	w.uv(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+var flaters = sync.Pool{New: func() any {
+	fw, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return fw
+}}
+
+// encodeEntry returns the compact binary form of e. The body is compressed
+// with DEFLATE when it is large enough, not already content-coded, and the
+// result is at least 10% smaller.
+func encodeEntry(e *entry) []byte {
+	body := e.Body
+	var flags byte
+	if e.AuthOK {
+		flags |= flagAuthOK
+	}
+	if len(body) >= compressMin && e.Header.Get("Content-Encoding") == "" {
+		var buf bytes.Buffer
+		fw := flaters.Get().(*flate.Writer)
+		fw.Reset(&buf)
+		if _, err := fw.Write(body); err == nil && fw.Close() == nil && buf.Len() < len(body)*9/10 {
+			body = buf.Bytes()
+			flags |= flagDeflate
+		}
+		flaters.Put(fw)
+	}
+	w := encoder{b: make([]byte, 0, 64+len(body)+headerSize(e.Header))}
+	w.b = append(w.b, recordMagic, recordVersion, kindEntry, flags)
+	w.uv(uint64(e.Status))
+	w.v(e.ReqTime.UnixNano())
+	w.v(e.RespTime.UnixNano())
+	w.v(int64(e.AgeValue))
+	w.strs(e.VaryFields)
+	w.strs(e.VaryValues)
+	w.uv(uint64(len(e.Header)))
+	for k, vs := range e.Header {
+		w.str(k)
+		w.strs(vs)
+	}
+	w.bytes(body)
+	return w.b
+}
+
+func headerSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		n += len(k) + 4
+		for _, v := range vs {
+			n += len(v) + 2
+		}
+	}
+	return n
+}
+
+func encodeIndex(ix *varyIndex) []byte {
+	w := encoder{}
+	w.b = append(w.b, recordMagic, recordVersion, kindVaryIndex, 0)
+	w.strs(ix.Fields)
+	w.str(ix.Nonce)
+	return w.b
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (r *decoder) uv() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *decoder) v() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *decoder) raw() []byte {
+	n := r.uv()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *decoder) str() string { return string(r.raw()) }
+
+func (r *decoder) strs() []string {
+	n := r.uv()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+// decodeRecord decodes a stored record: an *entry or a *varyIndex.
+func decodeRecord(b []byte) (any, error) {
+	if len(b) < 4 || b[0] != recordMagic || b[1] != recordVersion {
+		return nil, errCorrupt
+	}
+	kind, flags := b[2], b[3]
+	r := decoder{b: b[4:]}
+	switch kind {
+	case kindVaryIndex:
+		ix := &varyIndex{Fields: r.strs(), Nonce: r.str()}
+		if r.err != nil || len(ix.Fields) == 0 {
+			return nil, errCorrupt
+		}
+		return ix, nil
+	case kindEntry:
+	default:
+		return nil, errCorrupt
+	}
+	e := &entry{size: len(b), AuthOK: flags&flagAuthOK != 0}
+	status := r.uv()
+	e.ReqTime = time.Unix(0, r.v())
+	e.RespTime = time.Unix(0, r.v())
+	e.AgeValue = time.Duration(r.v())
+	e.VaryFields = r.strs()
+	e.VaryValues = r.strs()
+	nh := r.uv()
+	if r.err != nil || nh > uint64(len(r.b)) || status < 100 || status > 999 || len(e.VaryFields) != len(e.VaryValues) {
+		return nil, errCorrupt
+	}
+	e.Status = int(status)
+	e.Header = make(http.Header, nh)
+	for i := uint64(0); i < nh && r.err == nil; i++ {
+		k := r.str()
+		e.Header[k] = r.strs()
+	}
+	body := r.raw()
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errCorrupt
+	}
+	if flags&flagDeflate != 0 {
+		fr := flate.NewReader(bytes.NewReader(body))
+		out, err := io.ReadAll(fr)
+		if err != nil {
+			return nil, errCorrupt
+		}
+		body = out
+	} else {
+		body = bytes.Clone(body)
+	}
+	e.Body = body
+	e.derive()
+	return e, nil
+}

@@ -1,0 +1,196 @@
+package responsecache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
+)
+
+// maxKeyURL is the longest primary key kept readable in Redis; longer
+// ones are hashed (and cannot be found by PurgePrefix).
+const maxKeyURL = 1024
+
+// requestScheme is "https" for a TLS connection, else "http", unless
+// forwarded fields are trusted.
+func requestScheme(r *http.Request, trust bool) string {
+	if trust {
+		if p := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); p == "http" || p == "https" {
+			return p
+		}
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func requestHost(r *http.Request, trust bool) string {
+	h := r.Host
+	if trust {
+		if f := strings.TrimSpace(r.Header.Get("X-Forwarded-Host")); f != "" {
+			h = f
+		}
+	}
+	if h == "" && r.URL != nil {
+		h = r.URL.Host
+	}
+	return strings.ToLower(h)
+}
+
+// primaryKey is the method-neutral cache key: scheme, host, path and query,
+// plus whatever the route adds.
+func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
+	var b strings.Builder
+	b.WriteString(requestScheme(r, c.opts.TrustForwarded))
+	b.WriteString("://")
+	b.WriteString(requestHost(r, c.opts.TrustForwarded))
+	b.WriteString(r.URL.EscapedPath())
+	q := r.URL.RawQuery
+	if rt != nil && (len(rt.IgnoreQuery) > 0 || len(rt.OnlyQuery) > 0) {
+		q = filterQuery(q, rt)
+	}
+	if q != "" {
+		b.WriteByte('?')
+		b.WriteString(q)
+	}
+	if rt != nil {
+		for _, h := range rt.KeyHeaders {
+			b.WriteString("\x00h:")
+			b.WriteString(h)
+			b.WriteByte('=')
+			b.WriteString(strings.Join(r.Header.Values(h), ","))
+		}
+		for _, name := range rt.KeyCookies {
+			b.WriteString("\x00c:")
+			b.WriteString(name)
+			b.WriteByte('=')
+			if ck, err := r.Cookie(name); err == nil {
+				b.WriteString(ck.Value)
+			}
+		}
+		if rt.Key != nil {
+			b.WriteString("\x00k:")
+			b.WriteString(rt.Key(r))
+		}
+	}
+	return b.String()
+}
+
+func filterQuery(raw string, rt *Route) string {
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return raw
+	}
+	for _, k := range rt.IgnoreQuery {
+		delete(vals, k)
+	}
+	if len(rt.OnlyQuery) > 0 {
+		for k := range vals {
+			if !slices.Contains(rt.OnlyQuery, k) {
+				delete(vals, k)
+			}
+		}
+	}
+	return vals.Encode() // sorted by key
+}
+
+// headKey is the Redis key of the URL: the entry itself, or its Vary index.
+func (c *Cache) headKey(pk string) string {
+	if len(pk) > maxKeyURL {
+		sum := sha256.Sum256([]byte(pk))
+		pk = "#" + hex.EncodeToString(sum[:])
+	}
+	return c.ks.Key(pk)
+}
+
+// variantKey is the key of one Vary variant, in the slot of the head key.
+func (c *Cache) variantKey(pk, nonce string, values []string) string {
+	h := sha256.New()
+	for _, v := range values {
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	}
+	sum := h.Sum(nil)
+	head := c.headKey(pk)
+	return head + ":v:" + nonce + ":" + hex.EncodeToString(sum[:12])
+}
+
+// absent marks a selecting header field missing from the request; it can
+// never be a field value.
+const absent = "\x00"
+
+// varyValues returns the normalised values of the selecting header fields
+// of r: field lines combined, list members trimmed, and Accept-Encoding
+// reduced to which of br and gzip it accepts (four possible values), so
+// that every browser's spelling does not make a new variant.
+func varyValues(r *http.Request, fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		vs := r.Header.Values(f)
+		if len(vs) == 0 {
+			out[i] = absent
+			continue
+		}
+		if f == "Accept-Encoding" {
+			out[i] = bestEncoding(vs)
+			continue
+		}
+		var parts []string
+		for _, v := range vs {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					parts = append(parts, p)
+				}
+			}
+		}
+		out[i] = strings.Join(parts, ",")
+	}
+	return out
+}
+
+func bestEncoding(vs []string) string {
+	var br, gz bool
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(p), ";")
+			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok && strings.Trim(q, "0.") == "" {
+				continue // q=0: not acceptable
+			}
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "br":
+				br = true
+			case "gzip", "x-gzip":
+				gz = true
+			case "*":
+				br, gz = true, true
+			}
+		}
+	}
+	switch {
+	case br && gz:
+		return "br,gzip"
+	case br:
+		return "br"
+	case gz:
+		return "gzip"
+	}
+	return "identity"
+}
+
+// splitList splits a comma-separated header value into trimmed members.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var _ = cachecontrol.VaryFields

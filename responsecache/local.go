@@ -1,0 +1,150 @@
+package responsecache
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rediware/rediware/store"
+)
+
+// localTier is an in-process LRU of decoded records, bounded in bytes.
+// Records are immutable once stored. It is active only while its
+// invalidation subscription is live, so that it can never serve what
+// another instance has replaced or purged.
+type localTier struct {
+	mu     sync.Mutex
+	max    int64
+	size   int64
+	ll     *list.List
+	m      map[string]*list.Element
+	active atomic.Bool
+}
+
+type localItem struct {
+	key  string
+	rec  any
+	size int64
+	exp  time.Time
+}
+
+func newLocalTier(max int64) *localTier {
+	return &localTier{max: max, ll: list.New(), m: make(map[string]*list.Element)}
+}
+
+// localMaxAge bounds how long a record stays in the local tier.
+const localMaxAge = 5 * time.Minute
+
+func (l *localTier) get(key string) (any, bool) {
+	if l == nil || !l.active.Load() {
+		return nil, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.m[key]
+	if !ok {
+		return nil, false
+	}
+	it := el.Value.(*localItem)
+	if time.Now().After(it.exp) {
+		l.remove(el)
+		return nil, false
+	}
+	l.ll.MoveToFront(el)
+	return it.rec, true
+}
+
+func (l *localTier) put(key string, rec any, size int) {
+	if l == nil || !l.active.Load() || int64(size) > l.max/4 {
+		return
+	}
+	sz := int64(size + len(key) + 64)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el, ok := l.m[key]; ok {
+		l.remove(el)
+	}
+	l.m[key] = l.ll.PushFront(&localItem{key: key, rec: rec, size: sz, exp: time.Now().Add(localMaxAge)})
+	l.size += sz
+	for l.size > l.max {
+		l.remove(l.ll.Back())
+	}
+}
+
+func (l *localTier) remove(el *list.Element) {
+	it := el.Value.(*localItem)
+	l.ll.Remove(el)
+	delete(l.m, it.key)
+	l.size -= it.size
+}
+
+func (l *localTier) evict(key string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	if el, ok := l.m[key]; ok {
+		l.remove(el)
+	}
+	l.mu.Unlock()
+}
+
+func (l *localTier) flush() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.ll.Init()
+	clear(l.m)
+	l.size = 0
+	l.mu.Unlock()
+}
+
+func (c *Cache) channel() string { return c.ks.Prefix + ":invalidate" }
+
+// publish tells every instance's local tier to drop key.
+func (c *Cache) publish(ctx context.Context, key string) {
+	if c.local == nil {
+		return
+	}
+	_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		_, err := c.s.Publish(ctx, c.channel(), []byte(key))
+		return err
+	})
+}
+
+// subscribe keeps the invalidation subscription up for as long as ctx
+// lives. The local tier is active only while subscribed, and flushed on
+// every (re)connection.
+func (c *Cache) subscribe(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub, err := c.s.Subscribe(ctx, []string{c.channel()}, nil)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		c.local.flush()
+		c.local.active.Store(true)
+		for m := range sub.Messages() {
+			switch m.Kind {
+			case store.Reconnected:
+				c.local.flush()
+			case store.Published:
+				if string(m.Payload) == "*" {
+					c.local.flush()
+				} else {
+					c.local.evict(string(m.Payload))
+				}
+			}
+		}
+		c.local.active.Store(false)
+		c.local.flush()
+		_ = sub.Close()
+	}
+}

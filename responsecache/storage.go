@@ -1,0 +1,219 @@
+package responsecache
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rediware/rediware/store"
+)
+
+var (
+	//go:embed tagadd.lua
+	tagAddLua    string
+	tagAddScript = store.NewScript(tagAddLua)
+	//go:embed tagpop.lua
+	tagPopLua    string
+	tagPopScript = store.NewScript(tagPopLua)
+)
+
+// call runs fn against Redis behind the breaker, with the store timeout.
+func (c *Cache) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	if !c.br.Allow() {
+		return store.ErrCircuitOpen
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	err := fn(ctx)
+	cancel()
+	c.br.Record(err)
+	return err
+}
+
+func (c *Cache) get(ctx context.Context, key string) (b []byte, found bool, err error) {
+	err = c.call(ctx, func(ctx context.Context) error {
+		b, found, err = c.s.Get(ctx, key)
+		return err
+	})
+	return
+}
+
+// lookupResult is what the cache holds for a request.
+type lookupResult struct {
+	ent      *entry     // the selected stored response, or nil
+	key      string     // the Redis key of ent (or where it would go)
+	ix       *varyIndex // the URL's Vary index, when it has one
+	values   []string   // the request's selecting header values, under ix
+	varyMiss bool       // the URL is cached, but not this variant
+}
+
+// lookup finds the stored response for r under the primary key pk. A
+// corrupt record is deleted and reported as a miss.
+func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupResult, error) {
+	head := c.headKey(pk)
+	res := lookupResult{key: head}
+	rec, err := c.record(ctx, head)
+	if err != nil || rec == nil {
+		return res, err
+	}
+	switch v := rec.(type) {
+	case *entry:
+		res.ent = v
+		return res, nil
+	case *varyIndex:
+		res.ix = v
+		res.values = varyValues(r, v.Fields)
+		res.key = c.variantKey(pk, v.Nonce, res.values)
+		rec, err := c.record(ctx, res.key)
+		if err != nil {
+			return res, err
+		}
+		e, _ := rec.(*entry)
+		if e == nil || !equalStrings(e.VaryFields, v.Fields) || !equalStrings(e.VaryValues, res.values) {
+			res.varyMiss = true
+			return res, nil
+		}
+		res.ent = e
+	}
+	return res, nil
+}
+
+// record reads and decodes one key, from the local tier first.
+func (c *Cache) record(ctx context.Context, key string) (any, error) {
+	if c.local != nil {
+		if rec, ok := c.local.get(key); ok {
+			return rec, nil
+		}
+	}
+	b, found, err := c.get(ctx, key)
+	if err != nil || !found {
+		return nil, err
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		c.report(ctx, nil, err)
+		_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
+			_, err := c.s.Delete(ctx, key)
+			return err
+		})
+		return nil, nil
+	}
+	if c.local != nil {
+		c.local.put(key, rec, len(b))
+	}
+	return rec, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func newNonce() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// save stores e under pk for ttl, writing or reusing the Vary index, and
+// indexes it under tags. epoch is the purge epoch read before the origin
+// was asked; if a purge ran since, the new entry is deleted again so that
+// it cannot outlive the purge.
+func (c *Cache) save(ctx context.Context, pk string, ix *varyIndex, e *entry, ttl time.Duration, tags []string, epoch int64) error {
+	head := c.headKey(pk)
+	key := head
+	if len(e.VaryFields) > 0 {
+		if ix == nil || !equalStrings(ix.Fields, e.VaryFields) {
+			ix = &varyIndex{Fields: e.VaryFields, Nonce: newNonce()}
+		}
+		idxTTL := max(ttl, 10*time.Minute)
+		if err := c.call(ctx, func(ctx context.Context) error {
+			return c.s.Set(ctx, head, encodeIndex(ix), idxTTL)
+		}); err != nil {
+			return err
+		}
+		c.local.evict(head)
+		key = c.variantKey(pk, ix.Nonce, e.VaryValues)
+	}
+	b := encodeEntry(e)
+	if err := c.call(ctx, func(ctx context.Context) error { return c.s.Set(ctx, key, b, ttl) }); err != nil {
+		return err
+	}
+	c.local.evict(key)
+	c.publish(ctx, key)
+	if len(tags) == 0 {
+		return nil
+	}
+	for _, t := range tags {
+		err := c.call(ctx, func(ctx context.Context) error {
+			_, err := c.s.Eval(ctx, tagAddScript, []string{c.tagKey(t)}, ttl.Milliseconds(), key)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	now, err := c.epoch(ctx)
+	if err != nil || now != epoch {
+		// A purge ran while this response was fetched or stored: it may
+		// have missed the new entry, so drop it.
+		_ = c.call(ctx, func(ctx context.Context) error {
+			_, err := c.s.Delete(ctx, key)
+			return err
+		})
+		c.local.evict(key)
+		c.publish(ctx, key)
+	}
+	return nil
+}
+
+func (c *Cache) tagKey(tag string) string { return c.ks.Key("tag:" + tag) }
+func (c *Cache) epochKey() string         { return c.ks.Key("epoch") }
+
+// epoch returns the purge epoch, which every tag purge increments.
+func (c *Cache) epoch(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.call(ctx, func(ctx context.Context) error {
+		b, found, err := c.s.Get(ctx, c.epochKey())
+		if err != nil || !found {
+			return err
+		}
+		n, err = strconv.ParseInt(string(b), 10, 64)
+		return err
+	})
+	return n, err
+}
+
+// deleteKeys removes keys from Redis and from every instance's local tier.
+func (c *Cache) deleteKeys(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := c.call(ctx, func(ctx context.Context) error {
+		_, err := c.s.Delete(ctx, keys...)
+		return err
+	})
+	for _, k := range keys {
+		c.local.evict(k)
+		c.publish(ctx, k)
+	}
+	return err
+}
+
+func (c *Cache) report(ctx context.Context, r *http.Request, err error) {
+	if err == nil || c.opts.ErrorFunc == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	c.opts.ErrorFunc(r, err)
+}

@@ -1,0 +1,139 @@
+package responsecache
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// writeMode is what a captureWriter does with the response it is given.
+type writeMode uint8
+
+const (
+	// modePass writes the response through to the client, teeing the body
+	// into a bounded buffer when it is to be stored.
+	modePass writeMode = iota + 1
+	// modeCapture keeps the response from the client: a 304 to a
+	// revalidation, or an error replaced by a stale entry.
+	modeCapture
+)
+
+// captureWriter is the ResponseWriter handed to the origin handler on a
+// forwarded request. The handler writes into its own header map; at the
+// final header, decide picks the mode and whether to keep a copy of the
+// body. The copy never grows beyond max: past it the copy is dropped and
+// the rest streams through uncached. Flush passes straight through, so
+// streaming responses are not delayed.
+type captureWriter struct {
+	w      http.ResponseWriter
+	h      http.Header
+	decide func(status int, h http.Header) (writeMode, bool)
+
+	mode        writeMode
+	status      int
+	wroteHeader bool
+	keep        bool   // copying the body for storage
+	buf         []byte // the copy
+	max         int64
+	written     int64
+	failed      bool // a write to the client failed: the response is incomplete
+	flushed     bool
+}
+
+func newCaptureWriter(w http.ResponseWriter, max int64, decide func(int, http.Header) (writeMode, bool)) *captureWriter {
+	return &captureWriter{w: w, h: make(http.Header), decide: decide, max: max}
+}
+
+func (cw *captureWriter) Header() http.Header { return cw.h }
+
+func (cw *captureWriter) WriteHeader(code int) {
+	if cw.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return // informational responses are not forwarded by the cache
+	}
+	cw.wroteHeader = true
+	cw.status = code
+	cw.mode, cw.keep = cw.decide(code, cw.h)
+	if cw.keep {
+		if cl, err := strconv.ParseInt(cw.h.Get("Content-Length"), 10, 64); err == nil {
+			if cl > cw.max {
+				cw.keep = false
+			} else if cl > 0 {
+				cw.buf = make([]byte, 0, cl)
+			}
+		}
+	}
+	if cw.mode == modePass {
+		dst := cw.w.Header()
+		for k, v := range cw.h {
+			dst[k] = v
+		}
+		cw.w.WriteHeader(code)
+	}
+}
+
+func (cw *captureWriter) Write(p []byte) (int, error) {
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	n := len(p)
+	if n == 0 {
+		return 0, nil
+	}
+	var err error
+	if cw.mode == modePass {
+		n, err = cw.w.Write(p)
+		if err != nil && !errors.Is(err, http.ErrBodyNotAllowed) {
+			cw.failed = true
+		}
+	}
+	cw.written += int64(n)
+	if cw.keep {
+		if cw.written > cw.max {
+			cw.keep, cw.buf = false, nil
+		} else {
+			cw.buf = append(cw.buf, p[:n]...)
+		}
+	}
+	return n, err
+}
+
+// Flush sends what was written so far to the client at once.
+func (cw *captureWriter) Flush() {
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	cw.flushed = true
+	if cw.mode == modePass {
+		_ = http.NewResponseController(cw.w).Flush()
+	}
+}
+
+// Unwrap returns the client's writer, for http.NewResponseController.
+func (cw *captureWriter) Unwrap() http.ResponseWriter { return cw.w }
+
+// complete reports whether the body copy holds the whole response.
+func (cw *captureWriter) complete() bool {
+	if !cw.keep || cw.failed {
+		return false
+	}
+	if cl := cw.h.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		return err == nil && n == int64(len(cw.buf))
+	}
+	return true
+}
+
+// discardWriter is the client of a background revalidation.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header {
+	if d.h == nil {
+		d.h = make(http.Header)
+	}
+	return d.h
+}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
