@@ -174,7 +174,11 @@ func (l Limit) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d per %v (%v", l.Rate, l.Period, l.Algorithm)
 	if l.Algorithm == GCRA || l.Algorithm == TokenBucket {
-		fmt.Fprintf(&b, ", burst %d", l.Burst)
+		burst := l.Burst
+		if burst == 0 {
+			burst = l.Rate
+		}
+		fmt.Fprintf(&b, ", burst %d", burst)
 	}
 	b.WriteByte(')')
 	return b.String()

@@ -1,0 +1,114 @@
+package ratelimit_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/middleware"
+	"github.com/rediware/rediware/ratelimit"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+// exampleStore returns a store over an in-memory miniredis, so that the
+// examples run anywhere; use a real Redis in production.
+func exampleStore() (*goredis.Store, func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	return goredis.New(c), func() { _ = c.Close(); mr.Close() }
+}
+
+func ExampleNew() {
+	s, done := exampleStore()
+	defer done()
+
+	logins := ratelimit.New(s, ratelimit.PerMinute(3).WithName("login"))
+	for range 4 {
+		res, err := logins.Allow(context.Background(), "alice@example.com")
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		fmt.Println(res.Allowed, res.Remaining)
+	}
+	// Output:
+	// true 2
+	// true 1
+	// true 0
+	// false 0
+}
+
+func ExampleNewWithOptions() {
+	s, done := exampleStore()
+	defer done()
+
+	l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Name: "api",
+		Limits: []ratelimit.Limit{
+			ratelimit.PerSecond(10).WithBurst(20).WithName("burst"),
+			ratelimit.PerHour(1000).WithName("hourly").WithAlgorithm(ratelimit.SlidingWindowCounter),
+		},
+		Failure: ratelimit.FailOpen,
+	})
+	if err != nil {
+		panic(err)
+	}
+	res, err := l.AllowN(context.Background(), "api-key-42", 5)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range res.Policies {
+		fmt.Println(p.Limit.Name, p.Allowed, p.Remaining)
+	}
+	// Output:
+	// burst true 15
+	// hourly true 995
+}
+
+func ExampleMiddleware() {
+	s, done := exampleStore()
+	defer done()
+
+	ip := &middleware.ClientIP{} // add TrustedProxies behind a load balancer
+	global, _ := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Name: "global", Limits: []ratelimit.Limit{ratelimit.PerMinute(100).WithName("global")},
+	})
+	search, _ := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Name: "search", Limits: []ratelimit.Limit{ratelimit.PerMinute(1).WithName("search")},
+	})
+
+	r := chi.NewRouter()
+	r.Use(ratelimit.Middleware(global, ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(ip)}))
+	r.With(ratelimit.Middleware(search, ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(ip)})).
+		Get("/search", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("results")) })
+
+	for range 2 {
+		req := httptest.NewRequest(http.MethodGet, "/search", nil)
+		req.RemoteAddr = "192.0.2.1:4321"
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		fmt.Printf("%d %q Retry-After=%q\n", w.Code, w.Header().Values("RateLimit-Policy"), w.Header().Get("Retry-After"))
+	}
+	// Output:
+	// 200 ["\"global\";q=100;w=60" "\"search\";q=1;w=60"] Retry-After=""
+	// 429 ["\"global\";q=100;w=60" "\"search\";q=1;w=60"] Retry-After="60"
+}
+
+func ExamplePerMinute() {
+	fmt.Println(ratelimit.PerMinute(100))
+	fmt.Println(ratelimit.PerSecond(10).WithBurst(50).WithAlgorithm(ratelimit.TokenBucket))
+	fmt.Println(ratelimit.Per(5, 200*time.Millisecond).WithAlgorithm(ratelimit.SlidingWindowLog))
+	// Output:
+	// 100 per 1m0s (gcra, burst 100)
+	// 10 per 1s (tb, burst 50)
+	// 5 per 200ms (swl)
+}
