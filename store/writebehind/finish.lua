@@ -1,0 +1,26 @@
+-- Finishes a stream entry after the database write (or after giving up):
+-- optionally copies it to the dead-letter stream, acknowledges and deletes
+-- it, and forgets the key's latest value if no newer write replaced it.
+-- KEYS[1] stream, KEYS[2] latest, KEYS[3] attempts, KEYS[4] dead letters
+-- ARGV[1] group, ARGV[2] entry id, ARGV[3] key, ARGV[4] seq,
+-- ARGV[5] "1" to dead-letter, ARGV[6] error, ARGV[7] idempotency key
+local cur = redis.call('HGET', KEYS[2], ARGV[3])
+if ARGV[5] == '1' then
+  local payload = ''
+  if cur then
+    local s, p = string.match(cur, '^(%d+)|(.*)$')
+    if s == ARGV[4] then payload = p end
+  end
+  redis.call('XADD', KEYS[4], '*', 'k', ARGV[3], 's', ARGV[4], 'i', ARGV[7],
+    'v', payload, 'err', ARGV[6], 'attempts', redis.call('HGET', KEYS[3], ARGV[2]) or '0')
+end
+local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+if cur then
+  local s = string.match(cur, '^(%d+)|')
+  if s == ARGV[4] then
+    redis.call('HDEL', KEYS[2], ARGV[3])
+  end
+end
+return n

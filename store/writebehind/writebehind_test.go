@@ -1,0 +1,310 @@
+package writebehind_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/store/cache"
+	"github.com/rediware/rediware/store/goredis"
+	"github.com/rediware/rediware/store/writebehind"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+func newStore(t *testing.T, srv *redistest.Server) *goredis.Store {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	return goredis.New(c)
+}
+
+// db is a fake database that makes applying idempotent by ID, as the
+// package asks of real ones, and records every call.
+type db struct {
+	mu      sync.Mutex
+	rows    map[string]int
+	applied map[string]bool // idempotency keys applied
+	calls   int
+	dupes   int
+}
+
+func newDB() *db { return &db{rows: map[string]int{}, applied: map[string]bool{}} }
+
+func (d *db) apply(_ context.Context, op writebehind.Op[int]) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if d.applied[op.ID] {
+		d.dupes++
+		return nil
+	}
+	d.applied[op.ID] = true
+	d.rows[op.Key] = op.Value
+	return nil
+}
+
+func (d *db) snapshot() (map[string]int, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := make(map[string]int, len(d.rows))
+	for k, v := range d.rows {
+		m[k] = v
+	}
+	return m, d.calls
+}
+
+func TestQueue_Write_updates_cache_at_once_and_database_later(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[int]{})
+	d := newDB()
+	q, err := writebehind.New(s, d.apply, writebehind.Options[int]{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Write(ctx, "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := c.Get(ctx, "a"); !ok || v != 1 {
+		t.Fatalf("cache = %v %v, want 1 at once", v, ok)
+	}
+	if rows, _ := d.snapshot(); len(rows) != 0 {
+		t.Fatal("database written before a worker ran")
+	}
+	if err := q.Close(ctx); err != nil { // no worker: Close drains itself
+		t.Fatal(err)
+	}
+	if rows, _ := d.snapshot(); rows["a"] != 1 {
+		t.Fatalf("rows %v after Close", rows)
+	}
+	if n, _ := q.Pending(ctx); n != 0 {
+		t.Fatalf("%d entries left in the stream", n)
+	}
+	if _, err := q.Write(ctx, "b", 2); !errors.Is(err, writebehind.ErrClosed) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+}
+
+func TestQueue_coalesces_repeated_writes_to_one_key(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	d := newDB()
+	var coalesced atomic.Int32
+	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Hook: func(e writebehind.Event) {
+		if e.Kind == writebehind.Coalesced {
+			coalesced.Add(1)
+		}
+	}})
+	for i := range 100 {
+		if _, err := q.Write(ctx, "hot", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = q.Write(ctx, "cold", 7)
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, calls := d.snapshot()
+	if rows["hot"] != 99 || rows["cold"] != 7 {
+		t.Fatalf("rows %v", rows)
+	}
+	if calls != 2 || coalesced.Load() != 99 {
+		t.Fatalf("apply called %d times (coalesced %d), want 2 (99)", calls, coalesced.Load())
+	}
+}
+
+func TestQueue_retries_then_dead_letters(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	var attempts atomic.Int32
+	q, _ := writebehind.New(s, func(_ context.Context, op writebehind.Op[int]) error {
+		attempts.Add(1)
+		return errors.New("db: constraint violated")
+	}, writebehind.Options[int]{MaxAttempts: 3, Backoff: func(int) time.Duration { return time.Millisecond }})
+	id, _ := q.Write(ctx, "bad", 1)
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if attempts.Load() != 3 {
+		t.Fatalf("%d attempts, want 3", attempts.Load())
+	}
+	msgs, err := s.Client().XRange(ctx, q.DeadLetters(), "-", "+").Result()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("dead letters %v %v", msgs, err)
+	}
+	f := msgs[0].Values
+	if f["k"] != "bad" || f["i"] != id || f["v"] != "1" || f["err"] != "db: constraint violated" || f["attempts"] != "3" {
+		t.Fatalf("dead letter fields %v", f)
+	}
+	if n, _ := q.Pending(ctx); n != 0 {
+		t.Fatalf("%d entries left", n)
+	}
+}
+
+func TestQueue_retry_succeeds(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	var n atomic.Int32
+	var gotAttempt atomic.Int32
+	q, _ := writebehind.New(s, func(_ context.Context, op writebehind.Op[int]) error {
+		if n.Add(1) < 3 {
+			return errors.New("transient")
+		}
+		gotAttempt.Store(int32(op.Attempt))
+		return nil
+	}, writebehind.Options[int]{Backoff: func(int) time.Duration { return time.Millisecond }})
+	_, _ = q.Write(ctx, "k", 1)
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gotAttempt.Load() != 3 {
+		t.Fatalf("applied on attempt %d, want 3", gotAttempt.Load())
+	}
+}
+
+func TestQueue_WriteWithID_refuses_duplicate(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	d := newDB()
+	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{})
+	if err := q.WriteWithID(t.Context(), "k", "req-1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.WriteWithID(t.Context(), "k", "req-1", 2); !errors.Is(err, writebehind.ErrDuplicate) {
+		t.Fatalf("second WriteWithID = %v, want ErrDuplicate", err)
+	}
+	_ = q.Close(t.Context())
+	if rows, _ := d.snapshot(); rows["k"] != 1 {
+		t.Fatalf("rows %v", rows)
+	}
+}
+
+// TestQueue_crashed_worker_loses_no_write kills a worker in the middle of a
+// batch, right after a database write and before its acknowledgement, and
+// checks that a second worker reclaims and applies everything.
+func TestQueue_crashed_worker_loses_no_write(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	const n = 50
+	d := newDB()
+	opts := writebehind.Options[int]{Batch: 20, ClaimIdle: 150 * time.Millisecond, ClaimInterval: 50 * time.Millisecond}
+
+	crashCtx, crash := context.WithCancel(ctx)
+	var calls atomic.Int32
+	o1 := opts
+	o1.Consumer = "w1"
+	w1, _ := writebehind.New(newStore(t, srv), func(ctx context.Context, op writebehind.Op[int]) error {
+		err := d.apply(ctx, op)
+		if calls.Add(1) == 7 {
+			crash() // dies after the database write, before the ack
+		}
+		return err
+	}, o1)
+	for i := range n {
+		if _, err := w1.Write(ctx, fmt.Sprint("k", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w1.Run(crashCtx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("crashed worker Run = %v", err)
+	}
+	if rows, _ := d.snapshot(); len(rows) >= n {
+		t.Fatal("the first worker finished everything: no crash mid-batch")
+	}
+
+	o2 := opts
+	o2.Consumer = "w2"
+	var claimed atomic.Int32
+	o2.Hook = func(e writebehind.Event) {
+		if e.Kind == writebehind.Claimed {
+			claimed.Add(1)
+		}
+	}
+	w2, _ := writebehind.New(newStore(t, srv), d.apply, o2)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w2.Run(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, _ := d.snapshot()
+		if len(rows) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d writes applied", len(rows), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := w2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-done
+	rows, _ := d.snapshot()
+	for i := range n {
+		if v, ok := rows[fmt.Sprint("k", i)]; !ok || v != i {
+			t.Fatalf("k%d = %v %v", i, v, ok)
+		}
+	}
+	if claimed.Load() == 0 {
+		t.Fatal("second worker reclaimed nothing")
+	}
+	d.mu.Lock()
+	dupes := d.dupes
+	d.mu.Unlock()
+	if dupes != 1 {
+		t.Fatalf("%d duplicate deliveries, want exactly 1 (the write applied but not acked)", dupes)
+	}
+	if n, _ := w2.Pending(ctx); n != 0 {
+		t.Fatalf("%d entries left", n)
+	}
+}
+
+func TestQueue_Close_drains_while_worker_runs(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	d := newDB()
+	q, _ := writebehind.New(s, func(ctx context.Context, op writebehind.Op[int]) error {
+		time.Sleep(time.Millisecond)
+		return d.apply(ctx, op)
+	}, writebehind.Options[int]{Batch: 5})
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	for i := range 30 {
+		_, _ = q.Write(ctx, fmt.Sprint("k", i), i)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := q.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run after drain = %v, want nil", err)
+	}
+	if rows, _ := d.snapshot(); len(rows) != 30 {
+		t.Fatalf("%d of 30 applied when Close returned", len(rows))
+	}
+}
+
+func TestQueue_redis_down_Write_fails(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	q, _ := writebehind.New(s, newDB().apply, writebehind.Options[int]{})
+	srv.Kill()
+	if _, err := q.Write(t.Context(), "k", 1); err == nil {
+		t.Fatal("Write with Redis down reported no error")
+	}
+}
