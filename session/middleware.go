@@ -125,6 +125,8 @@ func (m *Manager) load(base context.Context, st *reqState, token string) (contex
 // dropExpired deletes the key of a session found expired or corrupt, best
 // effort: it expires in Redis anyway.
 func (m *Manager) dropExpired(ctx context.Context, token string) {
+	ctx, cancel := m.store.bound(ctx)
+	defer cancel()
 	_, _ = m.s.Delete(ctx, m.store.Key(token))
 }
 

@@ -203,7 +203,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		}
 		return ErrSessionGone
 	}
-	if st != nil && st.prevUser != "" && st.prevUser != st.userID && rs.index.Prefix != "" {
+	if existing && st.prevUser != "" && st.prevUser != st.userID && rs.index.Prefix != "" {
 		_ = rs.indexRemove(ctx, st.prevUser, id) // the session changed hands without a new token
 	}
 	return nil

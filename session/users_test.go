@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/rediware/rediware/session"
 	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/goredis"
+	rwredigo "github.com/rediware/rediware/store/redigo"
 )
 
 // usersApp adds /sessions (JSON list), /revoke?id=, /revoke-all and
@@ -250,5 +252,53 @@ func TestSessions_on_cluster(t *testing.T) {
 	}
 	if whoami(t, h, bob) != "bob" {
 		t.Fatal("bob logged out")
+	}
+}
+
+func TestManager_on_redigo_backend(t *testing.T) {
+	srv, c, _ := newRedis(t)
+	m := session.NewManager(rwredigo.New(redigoPool(t, srv.Addr())), session.Config{Lock: true})
+	h := usersApp(m)
+	a1, a2 := login(t, h, "alice"), login(t, h, "alice")
+	if whoami(t, h, a1) != "alice" {
+		t.Fatal("login failed")
+	}
+	if n := len(listSessions(t, h, a1)); n != 2 {
+		t.Fatalf("%d sessions", n)
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 2 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if whoami(t, h, a2) != "" || c.DBSize(t.Context()).Val() != 0 {
+		t.Fatal("want everything gone")
+	}
+}
+
+func TestManager_HashTokens_keeps_tokens_out_of_redis(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{HashTokens: true, Lock: true})
+	h := usersApp(m)
+	tok := login(t, h, "alice")
+	if whoami(t, h, tok) != "alice" {
+		t.Fatal("login failed")
+	}
+	keys := c.Keys(t.Context(), "*").Val()
+	for _, k := range keys {
+		if strings.Contains(k, tok) {
+			t.Fatalf("key %q holds the token", k)
+		}
+		if c.Type(t.Context(), k).Val() == "zset" {
+			for _, mem := range c.ZRange(t.Context(), k, 0, -1).Val() {
+				if strings.Contains(mem, tok) {
+					t.Fatalf("index %q holds the token", k)
+				}
+			}
+		}
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 1 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if whoami(t, h, tok) != "" {
+		t.Fatal("revoked session works")
 	}
 }
