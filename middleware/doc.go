@@ -1,6 +1,7 @@
-// Package middleware holds the HTTP building blocks shared by rediware's
+// Package middleware holds the net/http building blocks shared by rediware's
 // middlewares (ratelimit, responsecache, session, locking). It does not talk
-// to Redis.
+// to Redis, and nothing in it fails at request time: bad input (garbage
+// addresses, malformed headers) degrades to a documented safe result.
 //
 //   - [Chain] composes func(http.Handler) http.Handler middlewares.
 //   - [WrapWriter] wraps a ResponseWriter to record the status and body size
@@ -13,18 +14,32 @@
 //     http.ServeMux.
 //   - [WriteProblem] writes RFC 9457 problem details.
 //
-// Usage:
+// Usage, in a middleware that sets a header on every response and refuses
+// some clients:
 //
-//	ip := &middleware.ClientIP{TrustedProxies: proxies} // from ParseTrustedProxies
-//	stamp := func(next http.Handler) http.Handler {
+//	proxies, err := middleware.ParseTrustedProxies(os.Getenv("TRUSTED_PROXIES"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	ip := &middleware.ClientIP{TrustedProxies: proxies}
+//
+//	guard := func(next http.Handler) http.Handler {
 //		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			if blocked(ip.Key(r), middleware.RoutePattern(r)) {
+//				middleware.WriteProblem(w, middleware.Problem{Status: http.StatusForbidden})
+//				return
+//			}
 //			ww := middleware.WrapWriter(w)
 //			ww.Before(func(status int) {
-//				ww.Header().Set("X-Client", ip.Key(r))
+//				ww.Header().Set("X-Served-By", "app-1")
 //			})
 //			next.ServeHTTP(ww, r)
+//			if !ww.HeaderWritten() {
+//				ww.WriteHeader(http.StatusOK) // the handler wrote nothing: still run the hooks
+//			}
 //		})
 //	}
+//
 //	mux := http.NewServeMux()
-//	mux.Handle("GET /users/{id}", middleware.Chain(stamp)(users))
+//	mux.Handle("GET /users/{id}", middleware.Chain(guard, logRequests)(users))
 package middleware

@@ -694,3 +694,25 @@ func TestWrapWriter_after_Hijack_WriteHeader_and_Flush_do_nothing(t *testing.T) 
 		t.Fatalf("server logged: %s", logs.String())
 	}
 }
+
+func TestWrapWriter_empty_response_finished_by_middleware_runs_hooks(t *testing.T) {
+	finish := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.WrapWriter(w)
+			ww.Before(func(int) { http.SetCookie(ww, &http.Cookie{Name: "s", Value: "v"}) })
+			next.ServeHTTP(ww, r)
+			if !ww.HeaderWritten() {
+				ww.WriteHeader(http.StatusOK)
+			}
+		})
+	}
+	srv, _ := newServer(t, finish(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Set-Cookie") != "s=v" {
+		t.Fatalf("status %d, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+}
