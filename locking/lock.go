@@ -25,32 +25,65 @@ type Lock struct {
 	pending  *sync.WaitGroup // Redlock acquires still in flight
 
 	obtained time.Time
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
 
 	mu         sync.Mutex
+	parent     context.Context // Obtain's context, until ctx is made
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	lost       error // why the lock is lost, once it is
 	validUntil time.Time
-	expiry     *time.Timer
+	expiry     *time.Timer // nil until ctx is made
 	released   bool
 	capped     bool // the watchdog stopped at MaxHold
 }
 
-// start arms the lock's context, its expiry timer and the watchdog.
+// start records the acquisition and starts the watchdog. The context and
+// its expiry timer are made lazily, on the first call to Context, so that
+// a lock nobody watches costs no timer.
 func (l *Lock) start(ctx context.Context, watchdog bool) {
 	l.obtained = time.Now()
-	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	l.mu.Lock()
-	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
-	l.mu.Unlock()
+	l.parent = ctx
 	if watchdog {
+		l.mu.Lock()
+		l.armLocked()
+		l.mu.Unlock()
 		go l.watch()
+	}
+}
+
+// armLocked makes the lock's context and expiry timer. l.mu must be held.
+func (l *Lock) armLocked() {
+	if l.ctx != nil {
+		return
+	}
+	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
+	l.parent = nil
+	if l.lost != nil {
+		l.cancel(l.lost)
+		return
+	}
+	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+}
+
+// lose records that the lock is lost and cancels its context.
+func (l *Lock) lose(cause error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost == nil {
+		l.lost = cause
+	}
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
+	if l.cancel != nil {
+		l.cancel(l.lost)
 	}
 }
 
 func (l *Lock) expired() {
 	l.mu.Lock()
 	// A successful Extend may have moved validUntil after the timer fired.
-	if d := time.Until(l.validUntil); d > 0 && !l.released {
+	if d := time.Until(l.validUntil); d > 0 && l.lost == nil {
 		l.expiry.Reset(d)
 		l.mu.Unlock()
 		return
@@ -60,7 +93,7 @@ func (l *Lock) expired() {
 		cause = errMaxHold
 	}
 	l.mu.Unlock()
-	l.cancel(cause)
+	l.lose(cause)
 }
 
 // Key returns the lock's name, as passed to Obtain.
@@ -95,7 +128,12 @@ func (l *Lock) ValidUntil() time.Time {
 // context.Cause then returns an error wrapping ErrLockNotHeld. It carries
 // the values of the context passed to Obtain but not its cancellation.
 // Do the lock-protected work under it.
-func (l *Lock) Context() context.Context { return l.ctx }
+func (l *Lock) Context() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armLocked()
+	return l.ctx
+}
 
 // TTL returns the lock's remaining time to live as Redis sees it, or
 // ErrLockNotHeld. For Redlock it is the TTL that a quorum of stores still
@@ -105,10 +143,8 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 		return 0, ErrLockNotHeld
 	}
 	ttls := make([]time.Duration, 0, len(l.lk.nodes))
-	ctx, cancel := l.nodeCtx(ctx)
-	defer cancel()
 	var mu sync.Mutex
-	held, errs := l.lk.each(ctx, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, pttlScript, []string{l.owner}, l.value)
 		if err != nil {
 			return false, err
@@ -128,9 +164,12 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 		}
 		return 0, ErrLockNotHeld
 	}
+	mu.Lock() // stragglers may still be appending
+	ttls = slices.Clone(ttls)
+	mu.Unlock()
 	slices.Sort(ttls)
 	slices.Reverse(ttls)
-	return ttls[l.lk.quorum-1], nil
+	return ttls[min(l.lk.quorum, len(ttls))-1], nil
 }
 
 // Extend resets the lock's TTL to ttl, if it is still held. It returns
@@ -145,9 +184,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	begin := time.Now()
 	ms := ttl.Milliseconds()
-	ctx, cancel := l.nodeCtx(ctx)
-	defer cancel()
-	held, errs := l.lk.each(ctx, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, extendScript, []string{l.owner}, l.value, ms)
 		return err == nil && v == int64(1), err
 	})
@@ -155,7 +192,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		if err := l.quorumErr("extend", held, errs); err != nil {
 			return err
 		}
-		l.cancel(errLost)
+		l.lose(errLost)
 		return ErrLockNotHeld
 	}
 	validity := ttl - time.Since(begin) - l.lk.drift(ttl)
@@ -163,9 +200,11 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		return fmt.Errorf("%w: extension of %v took too long to be valid", ErrLockNotHeld, ttl)
 	}
 	l.mu.Lock()
-	if !l.released {
+	if !l.released && l.lost == nil {
 		l.validUntil = begin.Add(validity)
-		l.expiry.Reset(validity)
+		if l.expiry != nil {
+			l.expiry.Reset(validity)
+		}
 	}
 	l.mu.Unlock()
 	return nil
@@ -183,15 +222,12 @@ func (l *Lock) Release(ctx context.Context) error {
 		return ErrLockNotHeld
 	}
 	l.released = true
-	l.expiry.Stop()
 	l.mu.Unlock()
-	l.cancel(errReleased)
+	l.lose(errReleased)
 	if l.pending != nil {
 		l.pending.Wait() // so that no straggling acquire lands after the release
 	}
-	ctx, cancel := l.nodeCtx(ctx)
-	defer cancel()
-	held, errs := l.lk.each(ctx, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
 		return err == nil && v == int64(1), err
 	})
@@ -208,15 +244,6 @@ func (l *Lock) isReleased() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.released
-}
-
-// nodeCtx bounds a Redlock round by the node timeout; a single store uses
-// ctx as it is.
-func (l *Lock) nodeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if len(l.lk.nodes) == 1 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, l.lk.nodeTimeout(l.ttl))
 }
 
 // quorumErr returns an error when store failures, rather than answers,

@@ -40,8 +40,8 @@ type Options struct {
 
 	// NodeTimeout bounds each node's answer in a Redlock attempt, so that
 	// a slow node does not eat the lock's validity. Default: a tenth of
-	// the lock's TTL, at least 10ms. Single-store Lockers use the caller's
-	// context only.
+	// the lock's TTL, between 10ms and 1s. Single-store Lockers use the
+	// caller's context only.
 	NodeTimeout time.Duration
 
 	// DriftFactor is the share of the TTL subtracted from the validity to
@@ -214,7 +214,7 @@ func (lk *Locker) nodeTimeout(ttl time.Duration) time.Duration {
 	if lk.opts.NodeTimeout > 0 {
 		return lk.opts.NodeTimeout
 	}
-	return max(ttl/10, 10*time.Millisecond)
+	return min(max(ttl/10, 10*time.Millisecond), time.Second)
 }
 
 // nodeAcquire is one store's answer to an acquire.
@@ -329,15 +329,19 @@ const releaseTimeout = 2 * time.Second
 func (lk *Locker) releaseAll(l *Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	lk.each(ctx, func(ctx context.Context, s store.Store) (bool, error) {
+	lk.each(ctx, releaseTimeout, true, func(ctx context.Context, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
 		return err == nil && v == int64(1), err
 	})
 }
 
-// each runs fn on every node (in parallel when there are several) and
-// returns how many reported true, and the errors.
-func (lk *Locker) each(ctx context.Context, fn func(context.Context, store.Store) (bool, error)) (int, []error) {
+// each runs fn on every node and returns how many reported true, and the
+// errors. With several nodes, fn runs in parallel, each call bounded by
+// timeout on a context that ctx's cancellation does not cut short (so that
+// a release or extension is not left half done); each returns as soon as
+// the outcome is decided (a quorum reported true, or can no longer), unless
+// all is set, or when ctx is done.
+func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn func(context.Context, store.Store) (bool, error)) (int, []error) {
 	if len(lk.nodes) == 1 {
 		ok, err := fn(ctx, lk.nodes[0])
 		if err != nil {
@@ -349,26 +353,37 @@ func (lk *Locker) each(ctx context.Context, fn func(context.Context, store.Store
 		return 0, nil
 	}
 	type res struct {
+		i   int
 		ok  bool
 		err error
 	}
-	out := make([]res, len(lk.nodes))
-	var wg sync.WaitGroup
+	n := len(lk.nodes)
+	ch := make(chan res, n)
+	base := context.WithoutCancel(ctx)
 	for i, s := range lk.nodes {
-		wg.Go(func() {
-			ok, err := fn(ctx, s)
-			out[i] = res{ok, err}
-		})
+		go func() {
+			nctx, cancel := context.WithTimeout(base, timeout)
+			defer cancel()
+			ok, err := fn(nctx, s)
+			ch <- res{i, ok, err}
+		}()
 	}
-	wg.Wait()
-	var n int
+	var won int
 	var errs []error
-	for i, r := range out {
-		if r.err != nil {
-			errs = append(errs, fmt.Errorf("node %d: %w", i, r.err))
-		} else if r.ok {
-			n++
+	for answered := 0; answered < n; answered++ {
+		if !all && (won >= lk.quorum || won+n-answered < lk.quorum) {
+			break
+		}
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
+			} else if r.ok {
+				won++
+			}
+		case <-ctx.Done():
+			return won, append(errs, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err()))
 		}
 	}
-	return n, errs
+	return won, errs
 }

@@ -3,19 +3,19 @@
 -- ARGV[1] owner value (token .. metadata), ARGV[2] ttl in milliseconds
 -- Returns {fence, ttl}: fence > 0 when acquired; {0, holder's pttl} when not.
 --
--- The fence is max(stored + 1, server time in microseconds). The counter
--- alone would grow strictly; seeding it from the clock keeps it growing even
--- after Redis lost the fence key (restart without persistence, failover to
--- a lagging replica), as long as the server clocks do not run backwards.
+-- The fence is a counter that INCR makes grow by one per acquisition. When
+-- the counter is missing (first use, or Redis lost its data in a restart
+-- without persistence), it starts from the server time in microseconds, so
+-- that it still exceeds every fence issued before the loss as long as the
+-- server clock does not run backwards and fewer than a million locks per
+-- second were taken on this key.
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local cur = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-  local fence = cur + 1
-  if now > fence then
-    fence = now
+  local fence = redis.call('INCR', KEYS[2])
+  if fence == 1 then
+    local t = redis.call('TIME')
+    fence = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', KEYS[2], string.format('%.0f', fence))
   end
-  redis.call('SET', KEYS[2], string.format('%.0f', fence))
   return {fence, tonumber(ARGV[2])}
 end
 return {0, redis.call('PTTL', KEYS[1])}

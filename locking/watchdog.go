@@ -16,9 +16,10 @@ func (l *Lock) watch() {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	deadline := l.obtained.Add(l.maxHold)
+	done := l.Context()
 	for {
 		select {
-		case <-l.ctx.Done():
+		case <-done.Done():
 			return
 		case <-t.C:
 		}
@@ -32,14 +33,14 @@ func (l *Lock) watch() {
 			}
 			ttl = left
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, interval)
+		ctx, cancel := context.WithTimeout(done, interval)
 		err := l.Extend(ctx, ttl)
 		cancel()
-		if errors.Is(err, ErrLockNotHeld) && l.ctx.Err() == nil {
+		if errors.Is(err, ErrLockNotHeld) && done.Err() == nil {
 			if time.Until(deadline) < time.Millisecond {
-				l.cancel(errMaxHold)
+				l.lose(errMaxHold)
 			} else {
-				l.cancel(errLost)
+				l.lose(errLost)
 			}
 			return
 		}
