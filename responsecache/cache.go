@@ -272,13 +272,58 @@ func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 	}
 	if e.Status == http.StatusNoContent || e.Status == http.StatusNotModified || e.Status < 200 {
 		delete(hdr, "Content-Length")
-	} else {
-		hdr["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
+		w.WriteHeader(e.Status)
+		return
 	}
-	w.WriteHeader(e.Status)
-	if r.Method != http.MethodHead && len(e.Body) > 0 {
-		_, _ = w.Write(e.Body)
+	body := e.Body
+	code := e.Status
+	if rg := r.Header.Get("Range"); rg != "" && code == http.StatusOK && r.Header.Get("If-Range") == "" {
+		if start, end, ok := singleRange(rg, len(body)); ok {
+			hdr["Content-Range"] = []string{"bytes " + strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + "/" + strconv.Itoa(len(body))}
+			body, code = body[start:end], http.StatusPartialContent
+		}
 	}
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead && len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// singleRange parses a Range field holding one satisfiable byte range
+// ("bytes=0-1", "bytes=5-", "bytes=-3") against a body of size n and
+// returns the half-open interval. Anything else (several ranges, other
+// units, unsatisfiable ranges) is ignored and the whole body is served,
+// which RFC 9110 section 14.2 allows.
+func singleRange(v string, n int) (int, int, bool) {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
+	if !ok || strings.Contains(spec, ",") || n == 0 {
+		return 0, 0, false
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, 0, false
+	}
+	if a == "" {
+		k, err := strconv.Atoi(b)
+		if err != nil || k <= 0 {
+			return 0, 0, false
+		}
+		return max(n-k, 0), n, true
+	}
+	start, err := strconv.Atoi(a)
+	if err != nil || start < 0 || start >= n {
+		return 0, 0, false
+	}
+	end := n
+	if b != "" {
+		last, err := strconv.Atoi(b)
+		if err != nil || last < start {
+			return 0, 0, false
+		}
+		end = min(last+1, n)
+	}
+	return start, end, true
 }
 
 // notModified evaluates If-None-Match, or else If-Modified-Since, against
@@ -553,7 +598,12 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 		delete(out.Header, f)
 	}
 	if et := e.Header.Get("ETag"); et != "" {
-		if t, ok := cachecontrol.ParseETag(et); ok {
+		// Send the validator exactly as the origin sent it when it is a
+		// well-formed entity-tag (origins compare strings); quote it
+		// otherwise.
+		if strings.HasPrefix(et, `"`) || strings.HasPrefix(et, `W/"`) {
+			out.Header.Set("If-None-Match", et)
+		} else if t, ok := cachecontrol.ParseETag(et); ok {
 			out.Header.Set("If-None-Match", t.String())
 		}
 	}

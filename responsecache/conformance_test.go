@@ -313,6 +313,12 @@ var conformance = []conformanceCase{
 	{name: "stale-if-error-cc-request", steps: []step{{resp: []string{"Cache-Control", "max-age=0", "ETag", `"x"`}}, {req: []string{"Cache-Control", "stale-if-error=3600"}, status: 500, want: "not_cached", wantStatus: 200}}},
 	{name: "stale-if-error-must-revalidate", steps: []step{{resp: []string{"Cache-Control", "max-age=0, stale-if-error=3600, must-revalidate"}}, {status: 500, want: "not_cached", wantStatus: 500}}},
 
+	// Ranges served from a stored complete response.
+	{name: "partial-store-complete-reuse-partial", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "01234567890"}, {req: []string{"Range", "bytes=0-1"}, want: "cached", wantStatus: 206, wantBody: "01", wantHeaders: []string{"Content-Range", "bytes 0-1/11"}}}},
+	{name: "partial-store-complete-reuse-partial-no-last", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "01234567890"}, {req: []string{"Range", "bytes=1-"}, want: "cached", wantStatus: 206, wantBody: "1234567890"}}},
+	{name: "partial-store-complete-reuse-partial-suffix", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "0123456789A"}, {req: []string{"Range", "bytes=-1"}, want: "cached", wantStatus: 206, wantBody: "A"}}},
+	{name: "partial-multiple-ranges-served-whole", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "0123456789A"}, {req: []string{"Range", "bytes=0-1,3-4"}, want: "cached", wantStatus: 200, wantBody: "0123456789A"}}},
+
 	// Methods.
 	{name: "head-from-get", steps: []step{{resp: fresh()}, {method: "HEAD", want: "cached", wantStatus: 200, wantHeaders: []string{"Content-Length", "4"}}}},
 	{name: "query-args-same", steps: []step{{resp: fresh()}, {want: "cached", wantHeaders: []string{"Cache-Status", "*"}}}},

@@ -1,0 +1,188 @@
+// Command cacheproxy is a caching reverse proxy: httputil.ReverseProxy
+// wrapped in responsecache, in front of any origin. It makes the cache
+// usable without code and testable by outside HTTP cache test suites.
+//
+//	go run ./example-app/cacheproxy -upstream http://localhost:8000 -addr 127.0.0.1:8080
+//	go run ./example-app/cacheproxy -upstream http://localhost:8000 -redis redis://localhost:6379/0
+//
+// Without -redis an embedded miniredis holds the entries. Flags:
+//
+//	-upstream URL        origin to forward to (required)
+//	-addr HOST:PORT      listen address (default 127.0.0.1:8080)
+//	-redis URL           Redis URL (default: embedded miniredis)
+//	-name NAME           cache name in Cache-Status (default rediware)
+//	-heuristic           heuristic freshness from Last-Modified (default true)
+//	-set-cookie POLICY   bypass, strip or store (default strip)
+//	-max-object BYTES    largest body stored (default 8 MiB)
+//	-local-bytes BYTES   in-process tier size, 0 = off (default 0)
+//	-purge-token TOKEN   enables POST /.well-known/purge?tag=... with "Authorization: Bearer TOKEN"
+//
+// The proxy forwards request headers as a reverse proxy does (dropping the
+// hop-by-hop ones and adding X-Forwarded-For) and caches nothing of its
+// own beyond what responsecache does.
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/rediware/rediware/responsecache"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cacheproxy:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	upstream, addr, redisURL, name, setCookie, purgeToken string
+	heuristic                                             bool
+	maxObject, localBytes                                 int64
+}
+
+func parseFlags(args []string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("cacheproxy", flag.ContinueOnError)
+	fs.StringVar(&cfg.upstream, "upstream", "", "origin URL (required)")
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL (default: embedded miniredis)")
+	fs.StringVar(&cfg.name, "name", "rediware", "cache name in Cache-Status")
+	fs.BoolVar(&cfg.heuristic, "heuristic", true, "heuristic freshness from Last-Modified")
+	fs.StringVar(&cfg.setCookie, "set-cookie", "strip", "responses with Set-Cookie: bypass, strip or store")
+	fs.Int64Var(&cfg.maxObject, "max-object", 8<<20, "largest body stored, in bytes")
+	fs.Int64Var(&cfg.localBytes, "local-bytes", 0, "in-process tier size in bytes (0: off)")
+	fs.StringVar(&cfg.purgeToken, "purge-token", "", "bearer token enabling POST /.well-known/purge")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.upstream == "" {
+		return cfg, errors.New("-upstream is required")
+	}
+	return cfg, nil
+}
+
+func run() error {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	h, closeFn, err := newProxy(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	srv := &http.Server{Addr: cfg.addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	slog.Info("cacheproxy listening", "addr", cfg.addr, "upstream", cfg.upstream)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// newProxy builds the caching proxy handler for cfg.
+func newProxy(cfg config) (http.Handler, func(), error) {
+	up, err := url.Parse(cfg.upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return nil, nil, fmt.Errorf("bad -upstream %q: want http(s)://host[:port]", cfg.upstream)
+	}
+	var policy responsecache.SetCookiePolicy
+	switch cfg.setCookie {
+	case "bypass":
+		policy = responsecache.SetCookieBypass
+	case "strip":
+		policy = responsecache.SetCookieStrip
+	case "store":
+		policy = responsecache.SetCookieStore
+	default:
+		return nil, nil, fmt.Errorf("bad -set-cookie %q: want bypass, strip or store", cfg.setCookie)
+	}
+
+	var closers []func()
+	redisURL := cfg.redisURL
+	if redisURL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return nil, nil, fmt.Errorf("embedded miniredis: %w", err)
+		}
+		closers = append(closers, mr.Close)
+		redisURL = "redis://" + mr.Addr()
+	}
+	s, err := goredis.Open(redisURL, goredis.Options{})
+	if err != nil {
+		for _, c := range closers {
+			c()
+		}
+		return nil, nil, err
+	}
+	closers = append(closers, func() { _ = s.Close() })
+
+	cache := responsecache.New(s, responsecache.Options{
+		Name:          cfg.name,
+		Heuristic:     cfg.heuristic,
+		SetCookie:     policy,
+		MaxObjectSize: cfg.maxObject,
+		LocalBytes:    cfg.localBytes,
+		ErrorFunc: func(r *http.Request, err error) {
+			slog.Warn("cache store error", "err", err)
+		},
+	})
+	closers = append(closers, func() { _ = cache.Close() })
+
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// Let the cache serve a stale entry where RFC 9111 allows.
+			responsecache.OriginUnreachable(r)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	var h http.Handler = cache.Handler(rp)
+	if cfg.purgeToken != "" {
+		want := []byte("Bearer " + cfg.purgeToken)
+		purge := cache.PurgeHandler(func(r *http.Request) bool {
+			return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1
+		})
+		proxied := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/.well-known/purge" {
+				purge.ServeHTTP(w, r)
+				return
+			}
+			proxied.ServeHTTP(w, r)
+		})
+	}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	return h, closeAll, nil
+}

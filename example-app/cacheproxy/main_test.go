@@ -1,0 +1,295 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// suiteOrigin mimics the origin server of the http-tests/cache-tests
+// suite: each test has a list of scripted responses chosen by the client's
+// Req-Num header; it reports its own request count in Server-Request-Count,
+// answers 304 to a conditional request only when a validated response was
+// expected and the validator matches the previous response's exactly (999
+// otherwise), and can drop the connection.
+type suiteOrigin struct {
+	mu    sync.Mutex
+	tests map[string][]originStep
+	seen  map[string][]http.Header // request headers per test, in order
+	nums  map[string][]int
+}
+
+type originStep struct {
+	status     int
+	headers    [][2]string // "Date"-like values "@N" are now+N seconds
+	validated  bool
+	disconnect bool
+	body       string
+}
+
+func newSuiteOrigin() *suiteOrigin {
+	return &suiteOrigin{tests: map[string][]originStep{}, seen: map[string][]http.Header{}, nums: map[string][]int{}}
+}
+
+func fixDate(v string, now time.Time) string {
+	if rest, ok := strings.CutPrefix(v, "@"); ok {
+		n, _ := strconv.Atoi(rest)
+		return now.Add(time.Duration(n) * time.Second).UTC().Format(http.TimeFormat)
+	}
+	return v
+}
+
+func (o *suiteOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/test/")
+	id, _, _ = strings.Cut(id, "/")
+	num, _ := strconv.Atoi(r.Header.Get("Req-Num"))
+	o.mu.Lock()
+	steps := o.tests[id]
+	o.seen[id] = append(o.seen[id], r.Header.Clone())
+	o.nums[id] = append(o.nums[id], num)
+	srvNum := len(o.seen[id])
+	nums := append([]int(nil), o.nums[id]...)
+	o.mu.Unlock()
+	if num < 1 || num > len(steps) {
+		http.Error(w, "no config", http.StatusConflict)
+		return
+	}
+	st := steps[num-1]
+	now := time.Now()
+	status := st.status
+	if status == 0 {
+		status = 200
+	}
+	if st.validated {
+		status = 999
+		prev := steps[num-2]
+		for _, h := range prev.headers {
+			v := fixDate(h[1], now)
+			if strings.EqualFold(h[0], "ETag") && r.Header.Get("If-None-Match") == v {
+				status = 304
+			}
+			if strings.EqualFold(h[0], "Last-Modified") && r.Header.Get("If-Modified-Since") == v {
+				status = 304
+			}
+		}
+	}
+	hdr := w.Header()
+	hdr.Set("Server-Base-Url", r.URL.RequestURI())
+	hdr.Set("Server-Request-Count", strconv.Itoa(srvNum))
+	for _, h := range st.headers {
+		v := fixDate(h[1], now)
+		if h[0] == "Location" || h[0] == "Content-Location" {
+			v = r.URL.Path + "/" + v
+		}
+		hdr.Add(h[0], v)
+	}
+	if hdr.Get("Content-Type") == "" {
+		hdr.Set("Content-Type", "text/plain")
+	}
+	var ns []string
+	for _, n := range nums {
+		ns = append(ns, strconv.Itoa(n))
+	}
+	hdr.Set("Request-Numbers", strings.Join(ns, " "))
+	if st.disconnect {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	body := st.body
+	if body == "" {
+		body = id
+	}
+	if status == 204 || status == 304 {
+		w.WriteHeader(status)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+type clientStep struct {
+	method     string
+	header     [][2]string
+	want       string // cached, not_cached, etag_validated, lm_validated
+	wantStatus int
+	wantHeader [][2]string
+	pause      time.Duration
+}
+
+type suiteCase struct {
+	name   string
+	origin []originStep
+	client []clientStep
+}
+
+func runSuiteCase(t *testing.T, proxyURL string, o *suiteOrigin, tc suiteCase) {
+	id := strings.ReplaceAll(tc.name, " ", "-") + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	o.mu.Lock()
+	o.tests[id] = tc.origin
+	o.mu.Unlock()
+	for i, cs := range tc.client {
+		method := cs.method
+		if method == "" {
+			method = http.MethodGet
+		}
+		var body io.Reader
+		if method == http.MethodPost || method == http.MethodPut {
+			body = strings.NewReader("abc")
+		}
+		req, _ := http.NewRequest(method, proxyURL+"/test/"+id, body)
+		req.Header.Set("Pragma", "foo")
+		req.Header.Set("Cache-Control", "nothing-to-see-here")
+		for _, h := range cs.header {
+			req.Header.Add(h[0], fixDate(h[1], time.Now()))
+		}
+		req.Header.Set("Req-Num", strconv.Itoa(i+1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resNum, numErr := strconv.Atoi(resp.Header.Get("Server-Request-Count"))
+		desc := fmt.Sprintf("request %d: %d %v %q", i+1, resp.StatusCode, resp.Header, got)
+		if rn := resp.Header.Get("Request-Numbers"); rn != "" {
+			seen := map[string]bool{}
+			for _, n := range strings.Fields(rn) {
+				if seen[n] {
+					t.Fatalf("%s: the proxy retried a request (%s)", desc, rn)
+				}
+				seen[n] = true
+			}
+		}
+		switch cs.want {
+		case "cached":
+			if !(resp.StatusCode == 304 && numErr != nil) && !(resNum < i+1) {
+				t.Fatalf("%s: want cached", desc)
+			}
+		case "not_cached", "etag_validated", "lm_validated":
+			if resNum != i+1 {
+				t.Fatalf("%s: want from the origin", desc)
+			}
+		}
+		if cs.want == "etag_validated" || cs.want == "lm_validated" {
+			o.mu.Lock()
+			h := o.seen[id][len(o.seen[id])-1]
+			o.mu.Unlock()
+			v := "If-None-Match"
+			if cs.want == "lm_validated" {
+				v = "If-Modified-Since"
+			}
+			if h.Get(v) == "" {
+				t.Fatalf("%s: origin request lacks %s", desc, v)
+			}
+		}
+		want := cs.wantStatus
+		if want == 0 {
+			want = 200
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("%s: want status %d", desc, want)
+		}
+		for _, h := range cs.wantHeader {
+			if g := resp.Header.Get(h[0]); g != fixDate(h[1], time.Now()) && !(h[1] == "*" && g != "") {
+				t.Fatalf("%s: header %s = %q, want %q", desc, h[0], g, h[1])
+			}
+		}
+		if cs.pause > 0 {
+			time.Sleep(cs.pause)
+		}
+	}
+}
+
+func TestProxy_cacheTestsStyle(t *testing.T) {
+	o := newSuiteOrigin()
+	up := httptest.NewServer(o)
+	t.Cleanup(up.Close)
+	h, closeFn, err := newProxy(config{upstream: up.URL, name: "rediware", heuristic: true, setCookie: "strip", maxObject: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	px := httptest.NewServer(h)
+	t.Cleanup(px.Close)
+
+	cases := []suiteCase{
+		{name: "freshness-max-age", origin: []originStep{{headers: [][2]string{{"Cache-Control", "max-age=3600"}}}, {}},
+			client: []clientStep{{}, {want: "cached", wantHeader: [][2]string{{"Age", "*"}, {"Cache-Status", "*"}}}}},
+		{name: "other-age-update-max-age", origin: []originStep{{headers: [][2]string{{"Cache-Control", "max-age=600"}, {"Date", "@0"}, {"Age", "30"}}}, {}},
+			client: []clientStep{{}, {want: "cached", wantHeader: [][2]string{{"Age", "30"}}}}},
+		{name: "heuristic-200-cached", origin: []originStep{{headers: [][2]string{{"Last-Modified", "@-86400"}, {"Date", "@0"}}}, {}},
+			client: []clientStep{{}, {want: "cached"}}},
+		{name: "heuristic-201-not-cached", origin: []originStep{{status: 201, headers: [][2]string{{"Last-Modified", "@-86400"}, {"Date", "@0"}}}, {status: 201}},
+			client: []clientStep{{wantStatus: 201}, {want: "not_cached", wantStatus: 201}}},
+		{name: "cc-resp-must-revalidate-stale", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=2, must-revalidate"}, {"ETag", `"abcd"`}, {"Age", "3"}}},
+			{headers: [][2]string{{"Cache-Control", "max-age=2, must-revalidate"}, {"ETag", `"abcd"`}}, validated: true}},
+			client: []clientStep{{}, {want: "etag_validated"}}},
+		{name: "304-lm-update-stored", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=1"}, {"Date", "@0"}, {"Last-Modified", "@-86400"}, {"Test-Header", "A"}, {"Age", "2"}}},
+			{headers: [][2]string{{"Cache-Control", "max-age=3600"}, {"Date", "@0"}, {"Last-Modified", "@-86400"}, {"Test-Header", "B"}}, validated: true},
+			{}},
+			client: []clientStep{{}, {want: "lm_validated", wantHeader: [][2]string{{"Test-Header", "B"}}}, {want: "cached", wantHeader: [][2]string{{"Test-Header", "B"}}}}},
+		{name: "304-etag-update-response-Set-Cookie", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=1"}, {"Date", "@0"}, {"ETag", `"e"`}, {"Set-Cookie", "a=b"}, {"Age", "2"}}},
+			{headers: [][2]string{{"Cache-Control", "max-age=3600"}, {"Date", "@0"}, {"ETag", `"e"`}, {"Set-Cookie", "a=c"}}, validated: true}},
+			client: []clientStep{{wantHeader: [][2]string{{"Set-Cookie", "a=b"}}}, {want: "etag_validated", wantHeader: [][2]string{{"Set-Cookie", "a=c"}}}}},
+		{name: "conditional-lm-stale", origin: []originStep{
+			{headers: [][2]string{{"Expires", "@-1"}, {"Last-Modified", "@-3000"}, {"Date", "@-2"}}},
+			{headers: [][2]string{{"Expires", "@100"}, {"Last-Modified", "@-3000"}, {"Date", "@0"}}, validated: true}},
+			client: []clientStep{{}, {header: [][2]string{{"If-Modified-Since", "@-3000"}}, want: "lm_validated", wantStatus: 304}}},
+		{name: "vary-match", origin: []originStep{{headers: [][2]string{{"Cache-Control", "max-age=5000"}, {"Vary", "Foo"}}}, {}},
+			client: []clientStep{{header: [][2]string{{"Foo", "1"}}}, {header: [][2]string{{"Foo", "1"}}, want: "cached"}}},
+		{name: "vary-no-match", origin: []originStep{{headers: [][2]string{{"Cache-Control", "max-age=5000"}, {"Vary", "Foo"}}}, {}},
+			client: []clientStep{{header: [][2]string{{"Foo", "1"}}}, {header: [][2]string{{"Foo", "2"}}, want: "not_cached"}}},
+		{name: "invalidate-POST-location", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=3600"}}},
+			{headers: [][2]string{{"Location", ""}}},
+			{}},
+			client: []clientStep{{}, {method: http.MethodPost}, {want: "not_cached"}}},
+		{name: "ccreq-oic", origin: []originStep{{}},
+			client: []clientStep{{header: [][2]string{{"Cache-Control", "only-if-cached"}}, wantStatus: 504}}},
+		{name: "stale-close", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=2"}, {"Age", "3"}}},
+			{disconnect: true}},
+			client: []clientStep{{}, {want: "cached"}}},
+		{name: "stale-close-must-revalidate", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=2, must-revalidate"}, {"Age", "3"}}},
+			{disconnect: true}},
+			client: []clientStep{{}, {wantStatus: 502}}},
+		{name: "stale-while-revalidate", origin: []originStep{
+			{headers: [][2]string{{"Cache-Control", "max-age=0, stale-while-revalidate=3600"}, {"ETag", `"abc"`}}},
+			{headers: [][2]string{{"Cache-Control", "max-age=3600"}, {"ETag", `"def"`}}},
+			{}},
+			client: []clientStep{{}, {wantHeader: [][2]string{{"ETag", `"abc"`}}, pause: 300 * time.Millisecond}, {want: "cached", wantHeader: [][2]string{{"ETag", `"def"`}, {"Cache-Control", "max-age=3600"}}}}},
+		{name: "range-from-stored", origin: []originStep{{headers: [][2]string{{"Cache-Control", "max-age=3600"}}, body: "01234567890"}, {}},
+			client: []clientStep{{}, {header: [][2]string{{"Range", "bytes=-1"}}, want: "cached", wantStatus: 206}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runSuiteCase(t, px.URL, o, tc)
+		})
+	}
+}
+
+func TestParseFlags_requires_upstream(t *testing.T) {
+	if _, err := parseFlags(nil); err == nil {
+		t.Fatal("want an error without -upstream")
+	}
+	if _, _, err := newProxy(config{upstream: "ftp://x", setCookie: "strip"}); err == nil {
+		t.Fatal("want an error for a non-http upstream")
+	}
+	if _, _, err := newProxy(config{upstream: "http://x", setCookie: "eat"}); err == nil {
+		t.Fatal("want an error for a bad -set-cookie")
+	}
+}
