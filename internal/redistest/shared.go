@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,31 +16,30 @@ import (
 
 const sharedDirPrefix = "redistest-shared-"
 
-var shared struct {
+var shared = struct {
 	once    sync.Once
 	cluster *Cluster
 	dir     string
 	err     error
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	holders []string // names of the tests holding the cluster, outermost first
-}
-
-func init() { shared.cond = sync.NewCond(&shared.mu) }
+	mu    sync.Mutex     // serialises SharedCluster after the start
+	users map[string]int // names of the tests using the cluster, with call counts
+}{users: map[string]int{}}
 
 // SharedCluster returns the test binary's three-master cluster, starting
 // and forming it on first use. Before returning it makes sure every node is
-// running and the cluster is ok, then runs FLUSHALL and SCRIPT FLUSH on
-// every master, so each test starts from an empty cluster.
+// running and the cluster is ok and, unless another test is using the
+// cluster at that moment, runs FLUSHALL and SCRIPT FLUSH on every master, so
+// each test starts from an empty cluster.
 //
-// Because of that flush, tests using SharedCluster are serialised: a call
-// blocks while another test (other than an ancestor of this one) holds the
-// cluster, and a test holds it until its cleanup. A test's own subtests may
-// use it too; calling SharedCluster again from the same test flushes again.
+// A test uses the cluster from its SharedCluster call until its cleanup.
+// Tests that run at the same time (t.Parallel, or subtests of a test that
+// called SharedCluster) therefore share the data set and must use distinct
+// keys; nothing is flushed under them. A test calling SharedCluster again
+// while it is the only user gets a fresh flush.
 //
 // Do not kill or pause the shared nodes; use StartCluster for that. (A
-// killed shared node is restarted by the next SharedCluster call.)
+// killed node is restarted by the next SharedCluster call.)
 //
 // Like Start, it skips the test without redis-server unless
 // REDIWARE_REQUIRE_REDIS=1. Call Main from TestMain to remove the cluster's
@@ -53,46 +51,33 @@ func SharedCluster(tb testing.TB) *Cluster {
 	if shared.err != nil {
 		tb.Fatal(shared.err)
 	}
-	acquireShared(tb)
-	if err := shared.cluster.reset(); err != nil {
+	name := tb.Name()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	alone := true
+	for user := range shared.users {
+		if user != name {
+			alone = false
+		}
+	}
+	shared.users[name]++
+	tb.Cleanup(func() {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		if shared.users[name]--; shared.users[name] <= 0 {
+			delete(shared.users, name)
+		}
+	})
+	// Serialised by shared.mu, so two callers never restart a node at once.
+	if err := shared.cluster.reset(alone); err != nil {
 		tb.Fatal(err)
 	}
 	return shared.cluster
 }
 
-// acquireShared blocks until the top of the holder chain is tb or one of its
-// ancestors, and pushes tb until its cleanup.
-func acquireShared(tb testing.TB) {
-	name := tb.Name()
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	for {
-		top := ""
-		if n := len(shared.holders); n > 0 {
-			top = shared.holders[n-1]
-		}
-		if top == name {
-			return // already held by this test
-		}
-		if top == "" || strings.HasPrefix(name, top+"/") {
-			break
-		}
-		shared.cond.Wait()
-	}
-	shared.holders = append(shared.holders, name)
-	tb.Cleanup(func() {
-		shared.mu.Lock()
-		defer shared.mu.Unlock()
-		if i := slices.Index(shared.holders, name); i >= 0 {
-			shared.holders = slices.Delete(shared.holders, i, i+1)
-		}
-		shared.cond.Broadcast()
-	})
-}
-
 // reset brings any stopped or paused node back, waits for the cluster to be
-// ok, and empties every master.
-func (c *Cluster) reset() error {
+// ok and, with flush, empties every master.
+func (c *Cluster) reset(flush bool) error {
 	for _, s := range c.masters {
 		s.Resume()
 		if !s.Running() {
@@ -103,6 +88,9 @@ func (c *Cluster) reset() error {
 	}
 	if err := waitClusterOK(c.masters, clusterOKTimeout); err != nil {
 		return err
+	}
+	if !flush {
+		return nil
 	}
 	for _, s := range c.masters {
 		for _, cmd := range [][]string{{"FLUSHALL"}, {"SCRIPT", "FLUSH"}} {
