@@ -48,7 +48,10 @@ var defaultBody = "body"
 
 func runCase(t *testing.T, tc conformanceCase) {
 	s, _ := miniStore(t)
-	c := responsecache.New(s, tc.opts)
+	opts := tc.opts
+	opts.StoreTimeout = 5 * time.Second // generous: -race and parallel cases slow miniredis
+	opts.ErrorFunc = func(_ *http.Request, err error) { t.Errorf("store error: %v", err) }
+	c := responsecache.New(s, opts)
 	o := &origin{}
 	h := c.Handler(o)
 	path := "/" + strings.ReplaceAll(tc.name, " ", "-")
