@@ -133,8 +133,19 @@ type suiteCase struct {
 
 func runSuiteCase(t *testing.T, proxyURL string, o *suiteOrigin, tc suiteCase) {
 	id := strings.ReplaceAll(tc.name, " ", "-") + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Dates are fixed once, as the suite's server does, so that a
+	// validator compares equal across requests.
+	now := time.Now()
+	steps := make([]originStep, len(tc.origin))
+	for i, st := range tc.origin {
+		st.headers = append([][2]string(nil), st.headers...)
+		for j := range st.headers {
+			st.headers[j][1] = fixDate(st.headers[j][1], now)
+		}
+		steps[i] = st
+	}
 	o.mu.Lock()
-	o.tests[id] = tc.origin
+	o.tests[id] = steps
 	o.mu.Unlock()
 	for i, cs := range tc.client {
 		method := cs.method
@@ -149,7 +160,7 @@ func runSuiteCase(t *testing.T, proxyURL string, o *suiteOrigin, tc suiteCase) {
 		req.Header.Set("Pragma", "foo")
 		req.Header.Set("Cache-Control", "nothing-to-see-here")
 		for _, h := range cs.header {
-			req.Header.Add(h[0], fixDate(h[1], time.Now()))
+			req.Header.Add(h[0], fixDate(h[1], now))
 		}
 		req.Header.Set("Req-Num", strconv.Itoa(i+1))
 		resp, err := http.DefaultClient.Do(req)
