@@ -74,3 +74,18 @@ func TestLoadAndSave_request_without_cookie_costs_nothing(t *testing.T) {
 		t.Fatalf("ran %v", calls)
 	}
 }
+
+func TestLoadAndSave_save_of_logged_in_session_is_one_script_on_a_single_node(t *testing.T) {
+	_, c, s := newRedis(t)
+	h := app(session.New(s))
+	tok := login(t, h, "alice")
+	c.ConfigResetStat(t.Context())
+	do(t, h, "GET", "/put?v=x", tok)
+	calls := commandCalls(t, c)
+	delete(calls, "config|resetstat")
+	// commandstats also counts the commands the script runs (set, zadd, ...):
+	// the round trips are the GET and the one script.
+	if calls["get"] != 1 || calls["evalsha"]+calls["eval"] != 1 {
+		t.Fatalf("ran %v; want get=1 and one script (session and index together)", calls)
+	}
+}

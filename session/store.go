@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -18,10 +19,15 @@ import (
 // DefaultPrefix is the key prefix of scs/redisstore, and so of RedisStore.
 const DefaultPrefix = "scs:session:"
 
-//go:embed set.lua
-var setLua string
+var (
+	//go:embed set.lua
+	setLua string
+	//go:embed commit.lua
+	commitLua string
 
-var setScript = store.NewScript(setLua)
+	setScript    = store.NewScript(setLua)
+	commitScript = store.NewScript(commitLua)
+)
 
 // StoreOptions configures a RedisStore. The zero value means all defaults,
 // which give the key layout and value bytes of scs/redisstore.
@@ -67,6 +73,10 @@ type RedisStore struct {
 	hash    bool
 	timeout time.Duration
 	index   store.Keyspace // set by Manager; empty Prefix means no index
+
+	// crossSlot is set once the server refused the one-script commit of a
+	// session and its index entry (Redis Cluster, different slots).
+	crossSlot atomic.Bool
 }
 
 var (
@@ -180,6 +190,26 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	}
 	existing := st != nil && st.existing != "" && st.existing == token
 	indexed := st != nil && st.userID != "" && rs.index.Prefix != ""
+	xx := "0"
+	if existing {
+		xx = "1"
+	}
+	if indexed && !rs.crossSlot.Load() {
+		// One script, atomic: on a single node, or when the keys share a slot.
+		v, err := rs.s.Eval(ctx, commitScript, []string{key, rs.index.Key(st.userID)},
+			b, ms, xx, id, now.UnixMilli())
+		switch {
+		case err == nil && v == nil:
+			return ErrSessionGone
+		case err == nil:
+			rs.leftUser(ctx, st, existing, id)
+			return nil
+		case store.IsRedisError(err, "CROSSSLOT"):
+			rs.crossSlot.Store(true) // Cluster: two calls from now on
+		default:
+			return fmt.Errorf("session: commit: %w", err)
+		}
+	}
 	if indexed {
 		// Index first: a session key that exists is always in its user's
 		// index, so RevokeAll cannot miss it. A failure after this leaves at
@@ -188,10 +218,6 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 			id, ms, now.UnixMilli()); err != nil {
 			return fmt.Errorf("session: commit: index: %w", err)
 		}
-	}
-	xx := "0"
-	if existing {
-		xx = "1"
 	}
 	v, err := rs.s.Eval(ctx, setScript, []string{key}, b, ms, xx)
 	if err != nil {
@@ -203,10 +229,16 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		}
 		return ErrSessionGone
 	}
-	if existing && st.prevUser != "" && st.prevUser != st.userID && rs.index.Prefix != "" {
-		_ = rs.indexRemove(ctx, st.prevUser, id) // the session changed hands without a new token
-	}
+	rs.leftUser(ctx, st, existing, id)
 	return nil
+}
+
+// leftUser takes a session out of the index of the user it belonged to at
+// load time, if it changed hands without a new token.
+func (rs *RedisStore) leftUser(ctx context.Context, st *reqState, existing bool, id string) {
+	if existing && st.prevUser != "" && st.prevUser != st.userID && rs.index.Prefix != "" {
+		_ = rs.indexRemove(ctx, st.prevUser, id)
+	}
 }
 
 // Delete implements scs.Store with context.Background().
