@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
-	"time"
 )
 
 // node is one local entry, in a doubly linked list by recency.
@@ -180,5 +179,3 @@ func (l *lru[V]) len() int {
 	defer l.mu.Unlock()
 	return len(l.items)
 }
-
-func nowNano() int64 { return time.Now().UnixNano() }

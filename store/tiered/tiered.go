@@ -56,7 +56,8 @@ type Cache[V any] struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	ready  chan struct{}
-	once   sync.Once
+	once      sync.Once
+	closeOnce sync.Once
 }
 
 // New returns a two-tier cache over rc, and starts its invalidation
@@ -79,6 +80,7 @@ func New[V any](rc *cache.Cache[V], opts Options[V]) *Cache[V] {
 		rc: rc, s: rc.Store(), local: newLRU[V](o.MaxEntries, o.MaxBytes), o: o, channel: o.Channel,
 		cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), id: rand.Uint64(),
 	}
+	clockAcquire()
 	go c.listen(ctx)
 	return c
 }
@@ -92,6 +94,7 @@ func (c *Cache[V]) Ready() <-chan struct{} { return c.ready }
 func (c *Cache[V]) Close() error {
 	c.cancel()
 	<-c.done
+	c.closeOnce.Do(clockRelease)
 	return nil
 }
 
@@ -213,7 +216,7 @@ func (c *Cache[V]) lookupLocal(op, key string) (V, bool, bool) {
 		var zero V
 		return zero, false, false
 	}
-	n, ok := c.local.get(key, nowNano())
+	n, ok := c.local.get(key, coarseNow())
 	if !ok {
 		if c.o.Hook != nil {
 			c.o.Hook(cache.Event{Tier: cache.TierLocal, Kind: cache.Miss, Op: op, Key: key})
@@ -237,8 +240,8 @@ func (c *Cache[V]) fill(key string, e cache.Entry[V], e0 uint64) {
 	if e.Expiry.IsZero() || !c.live.Load() {
 		return // not in Redis (a degraded load), or no subscription
 	}
-	now := nowNano()
-	exp := min(e.Expiry.UnixNano(), now+int64(c.o.LocalTTL))
+	now := time.Now().UnixNano()
+	exp := min(e.Expiry.UnixNano(), now+int64(c.o.LocalTTL)) - int64(clockMargin)
 	if exp <= now {
 		return
 	}
