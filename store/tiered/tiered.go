@@ -52,10 +52,10 @@ type Cache[V any] struct {
 	channel string
 	id      uint64 // this instance, to skip its own echoes
 
-	live   atomic.Bool // the subscription is up: the local tier may be used
-	cancel context.CancelFunc
-	done   chan struct{}
-	ready  chan struct{}
+	live      atomic.Bool // the subscription is up: the local tier may be used
+	cancel    context.CancelFunc
+	done      chan struct{}
+	ready     chan struct{}
 	once      sync.Once
 	closeOnce sync.Once
 }
