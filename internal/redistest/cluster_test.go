@@ -131,46 +131,49 @@ func TestSharedCluster_concurrent_users_are_not_flushed(t *testing.T) {
 	}
 }
 
-func TestStartCluster_node_Kill_and_Restart_rejoins(t *testing.T) {
+func TestStartCluster_killed_node_rejoins_after_Restart(t *testing.T) {
 	t.Parallel()
-	c := redistest.StartCluster(t)
+	// One cluster for both cases, to pay for forming it once. The short node
+	// timeout (set WithArgs) lets the others mark a dead node FAIL quickly.
+	c := redistest.StartCluster(t, redistest.WithArgs("--cluster-node-timeout", "500"))
 	cc := clusterClient(t, c)
 	writeKeys(t, c, cc, "before", 100)
-	node := c.Masters()[1]
-	node.Kill()
-	if node.Running() {
-		t.Fatal("Running() = true after Kill")
-	}
-	dialFails(t, node.Addr())
-	start := time.Now()
-	node.Restart()
-	c.WaitOK(t)
-	t.Logf("node back and cluster ok %v after Restart", time.Since(start).Round(time.Millisecond))
-	writeKeys(t, c, cc, "after", 100)
-}
 
-func TestStartCluster_node_down_past_node_timeout_recovers(t *testing.T) {
-	t.Parallel()
-	// A short node timeout (via WithArgs) lets the others mark the killed
-	// node FAIL quickly; WaitOK must then wait out Redis's own recovery.
-	c := redistest.StartCluster(t, redistest.WithArgs("--cluster-node-timeout", "500"))
-	node, peer := c.Masters()[2], nodeClient(t, c.Masters()[0])
-	node.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := peer.ClusterInfo(t.Context()).Result()
-		if err != nil {
-			t.Fatal(err)
+	t.Run("quick restart", func(t *testing.T) {
+		node := c.Masters()[1]
+		node.Kill()
+		if node.Running() {
+			t.Fatal("Running() = true after Kill")
 		}
-		if strings.Contains(info, "cluster_state:fail") {
-			break
+		dialFails(t, node.Addr())
+		start := time.Now()
+		node.Restart()
+		c.WaitOK(t)
+		t.Logf("cluster ok %v after Restart", time.Since(start).Round(time.Millisecond))
+		writeKeys(t, c, cc, "quick", 100)
+	})
+
+	t.Run("down past node timeout", func(t *testing.T) {
+		node, peer := c.Masters()[2], nodeClient(t, c.Masters()[0])
+		node.Kill()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			info, err := peer.ClusterInfo(t.Context()).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(info, "cluster_state:fail") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster still ok 10s after a master was killed:\n%s", info)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster still ok 10s after a master was killed:\n%s", info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	node.Restart()
-	c.WaitOK(t)
-	writeKeys(t, c, clusterClient(t, c), "after", 100)
+		start := time.Now()
+		node.Restart()
+		c.WaitOK(t)
+		t.Logf("cluster ok %v after Restart", time.Since(start).Round(time.Millisecond))
+		writeKeys(t, c, cc, "long", 100)
+	})
 }

@@ -32,17 +32,19 @@ const (
 // test's cleanup; lifecycle methods (Stop, Kill, Restart, Pause, Resume) are
 // serialised. After the owning test's cleanup has run they are no-ops.
 type Server struct {
-	owner   testing.TB // nil for the shared cluster's nodes
-	bin     string
-	dir     string
-	port    int // fixed once the first start succeeded
-	cluster bool
-	cfg     config
+	owner    testing.TB // nil for the shared cluster's nodes
+	bin      string
+	dir      string
+	port     int  // fixed once the first start succeeded
+	cluster  bool // --cluster-enabled
+	sentinel bool // runs sentinel.conf in Dir with --sentinel
+	cfg      config
 
-	mu     sync.Mutex // serialises lifecycle changes
-	proc   atomic.Pointer[process]
-	paused bool
-	closed bool
+	mu        sync.Mutex // serialises lifecycle changes
+	proc      atomic.Pointer[process]
+	paused    bool
+	closed    bool
+	replicaOf int // if not 0, started with --replicaof 127.0.0.1 replicaOf
 }
 
 // process is one run of redis-server.
@@ -314,8 +316,13 @@ func (s *Server) fail(err error) {
 }
 
 // args returns the redis-server command line, without the binary.
+// Callers hold s.mu or own s exclusively.
 func (s *Server) args() []string {
-	a := []string{
+	var a []string
+	if s.sentinel {
+		a = append(a, "sentinel.conf", "--sentinel")
+	}
+	a = append(a,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", ".", // cmd.Dir is the server's directory; no quoting issues with odd paths
@@ -326,7 +333,8 @@ func (s *Server) args() []string {
 		"--loglevel", "warning",
 		"--logfile", logFile,
 		"--enable-debug-command", "yes", // DEBUG SLEEP etc. for failure tests
-	}
+		"--repl-diskless-sync-delay", "0", // replicas sync at once, not after 5 s
+	)
 	if s.cluster {
 		a = append(a,
 			"--cluster-enabled", "yes",
@@ -334,8 +342,11 @@ func (s *Server) args() []string {
 			"--cluster-node-timeout", "2000",
 		)
 	}
+	if s.replicaOf != 0 {
+		a = append(a, "--replicaof", "127.0.0.1", strconv.Itoa(s.replicaOf))
+	}
 	if s.cfg.password != "" {
-		a = append(a, "--requirepass", s.cfg.password)
+		a = append(a, "--requirepass", s.cfg.password, "--masterauth", s.cfg.password)
 	}
 	return append(a, s.cfg.args...)
 }
