@@ -10,19 +10,26 @@ import (
 	"sync"
 )
 
-// ErrWriteInHook is returned by Write and ReadFrom on a [WrapResponseWriter]
-// when they are called from a Before hook. Hooks run while the header is being
+// ErrWriteInHook is returned by Write, WriteString and ReadFrom on a
+// [WrapResponseWriter] when they are called from a Before hook. Hooks run while the header is being
 // sent; they may edit the header map but must not write the body.
 var ErrWriteInHook = errors.New("middleware: body written from a Before hook")
 
 // WrapResponseWriter is an http.ResponseWriter that records what the handler
 // sent and runs hooks just before the response header goes out.
 //
-// The value returned by [WrapWriter] also implements http.Flusher,
-// http.Hijacker and io.ReaderFrom exactly when the writer it wraps can do so,
-// so type assertions stay truthful, and it implements Unwrap so that
-// http.NewResponseController reaches deadlines and full duplex through any
-// stack of wrappers.
+// The value returned by [WrapWriter] also implements io.StringWriter, and
+// implements http.Flusher (with FlushError), http.Hijacker and io.ReaderFrom
+// only when they work, so type assertions stay truthful:
+//
+//   - Flush and Hijack when http.NewResponseController(w) would find them,
+//     that is on w itself or behind any chain of Unwrap methods;
+//   - ReadFrom when w itself is an io.ReaderFrom (going around a wrapper
+//     that only has Unwrap would skip whatever that wrapper does to the body).
+//
+// It implements Unwrap, so http.NewResponseController reaches Flush, Hijack,
+// deadlines and full duplex through any stack of wrappers. Like any
+// ResponseWriter it must not be used from several goroutines at once.
 type WrapResponseWriter interface {
 	http.ResponseWriter
 
@@ -37,19 +44,22 @@ type WrapResponseWriter interface {
 	BytesWritten() int64
 
 	// HeaderWritten reports whether the final header has been sent (or is
-	// being sent: it is already true while Before hooks run).
+	// being sent: it is already true while Before hooks run). Hijack does
+	// not change it.
 	HeaderWritten() bool
 
-	// Before registers fn to run exactly once, just before the final header is
-	// sent, whichever of WriteHeader, Write, Flush or ReadFrom sends it. fn
-	// receives the status about to be sent (200 for an implicit one) and may
-	// modify Header(), for example to add a Set-Cookie. Hooks run in the order
-	// they were registered. Hooks must not write the body: Write and ReadFrom
-	// called from a hook return [ErrWriteInHook], and WriteHeader and Flush
-	// called from a hook are ignored. Before has no effect once HeaderWritten
-	// is true or the connection has been hijacked; a nil fn is ignored.
-	// Hooks never run if the connection is hijacked, or if nothing at all is
-	// written (see WrapWriter for finishing such a response).
+	// Before registers fn to run exactly once, just before the final header
+	// is sent, whichever of WriteHeader, Write, WriteString, Flush or
+	// ReadFrom sends it. fn receives the status about to be sent (200 for an
+	// implicit one) and may modify Header(), for example to add a
+	// Set-Cookie. Hooks run in the order they were registered.
+	//
+	// Hooks must not write the body: Write, WriteString and ReadFrom called
+	// from a hook return [ErrWriteInHook], and WriteHeader and Flush called
+	// from a hook are ignored. Before has no effect once HeaderWritten is
+	// true or the connection has been hijacked; a nil fn is ignored. Hooks
+	// never run if the connection is hijacked, or if nothing at all is
+	// written (see [WrapWriter] for finishing such a response).
 	Before(fn func(status int))
 
 	// Tee copies every body byte accepted by the wrapped writer to w as well,
