@@ -58,6 +58,19 @@ func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
 		b.WriteByte('?')
 		b.WriteString(q)
 	}
+	if !c.opts.TrustForwarded {
+		// Headers that frameworks and origins commonly honour to build
+		// URLs but that are not in the key are the classic cache
+		// poisoning vector: a request carrying one gets entries of its own.
+		for _, h := range poisonHeaders {
+			if vs := r.Header.Values(h); len(vs) > 0 {
+				b.WriteString("\x00u:")
+				b.WriteString(h)
+				b.WriteByte('=')
+				b.WriteString(strings.Join(vs, ","))
+			}
+		}
+	}
 	if rt != nil {
 		for _, h := range rt.KeyHeaders {
 			b.WriteString("\x00h:")
@@ -97,6 +110,15 @@ func filterQuery(raw string, rt *Route) string {
 		}
 	}
 	return vals.Encode() // sorted by key
+}
+
+// poisonHeaders are request header fields that change what many origins
+// generate (absolute links, redirects, the routed path) without being part
+// of the URL.
+var poisonHeaders = []string{
+	"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "Forwarded", "X-Host", "X-Original-Url", "X-Rewrite-Url",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
 // headKey is the Redis key of the URL: the entry itself, or its Vary index.

@@ -1,0 +1,513 @@
+package responsecache_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/responsecache"
+	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+func TestCache_stores_and_hits_on_redis_server(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "hello", "Cache-Control", "max-age=60", "ETag", `"v1"`))
+	h := c.Handler(o)
+	first := send(h, "GET", "http://example.com/a")
+	if got := first.Header().Get("Cache-Status"); got != "rediware; fwd=uri-miss; fwd-status=200; stored" {
+		t.Fatalf("first Cache-Status = %q", got)
+	}
+	second := send(h, "GET", "http://example.com/a")
+	if o.count() != 1 || second.Body.String() != "hello" || second.Header().Get("Age") == "" {
+		t.Fatalf("second: origin %d, body %q, Age %q", o.count(), second.Body.String(), second.Header().Get("Age"))
+	}
+	if got := second.Header().Get("Cache-Status"); !strings.HasPrefix(got, "rediware; hit; ttl=") {
+		t.Fatalf("second Cache-Status = %q", got)
+	}
+	head := send(h, "HEAD", "http://example.com/a")
+	if o.count() != 1 || head.Body.Len() != 0 || head.Header().Get("Content-Length") != "5" {
+		t.Fatalf("HEAD: origin %d, body %q, Content-Length %q", o.count(), head.Body.String(), head.Header().Get("Content-Length"))
+	}
+}
+
+func TestCache_host_and_scheme_are_in_the_key(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, r.Host)
+	}))
+	send(h, "GET", "http://a.example/x")
+	if got := send(h, "GET", "http://b.example/x").Body.String(); got != "b.example" {
+		t.Fatalf("b.example got %q", got)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "https://a.example/x", nil)) // httptest sets TLS for https
+
+	if !strings.Contains(w.Header().Get("Cache-Status"), "fwd=uri-miss") {
+		t.Fatalf("https request was served the http entry: %q", w.Header().Get("Cache-Status"))
+	}
+}
+
+func TestSecurity_X_Forwarded_Host_cannot_poison_other_clients(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	// An origin that builds absolute links from X-Forwarded-Host, as many
+	// frameworks do.
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if f := r.Header.Get("X-Forwarded-Host"); f != "" {
+			host = f
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, `<script src="https://`+host+`/app.js">`)
+	}))
+	send(h, "GET", "http://shop.example/", "X-Forwarded-Host", "evil.example")
+	victim := send(h, "GET", "http://shop.example/")
+	if strings.Contains(victim.Body.String(), "evil.example") {
+		t.Fatalf("a later client got the attacker's response: %q", victim.Body.String())
+	}
+}
+
+func TestSecurity_Authorization_response_is_not_stored(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "secret for alice", "Cache-Control", "max-age=600"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/me", "Authorization", "Bearer alice")
+	got := send(h, "GET", "http://example.com/me")
+	if o.count() != 2 {
+		t.Fatalf("the authorised response was reused (%q)", got.Body.String())
+	}
+}
+
+func TestSecurity_Set_Cookie_response_is_not_stored(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "hi", "Cache-Control", "max-age=600", "Set-Cookie", "session=alice"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/")
+	got := send(h, "GET", "http://example.com/")
+	if o.count() != 2 || got.Header().Get("Set-Cookie") != "session=alice" {
+		t.Fatalf("origin %d times; Set-Cookie %q", o.count(), got.Header().Get("Set-Cookie"))
+	}
+}
+
+// countingWriter is a client that discards the body and counts it.
+type countingWriter struct {
+	h http.Header
+	n int64
+}
+
+func (c *countingWriter) Header() http.Header         { return c.h }
+func (c *countingWriter) WriteHeader(int)             {}
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func TestSecurity_oversized_body_streams_through_uncached_in_bounded_memory(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{MaxObjectSize: 64 << 10})
+	const total = 32 << 20
+	chunk := make([]byte, 32<<10)
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		for sent := 0; sent < total; sent += len(chunk) {
+			w.Write(chunk)
+		}
+	}))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	cw := &countingWriter{h: http.Header{}}
+	h.ServeHTTP(cw, httptest.NewRequest("GET", "http://example.com/big", nil))
+	runtime.ReadMemStats(&after)
+	if cw.n != total {
+		t.Fatalf("client got %d bytes, want %d", cw.n, total)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Fatalf("serving a %d-byte body allocated %d bytes: it was buffered", total, alloc)
+	}
+	h.ServeHTTP(&countingWriter{h: http.Header{}}, httptest.NewRequest("GET", "http://example.com/big", nil))
+	if calls.Load() != 2 {
+		t.Fatalf("an oversized response was cached")
+	}
+}
+
+func TestSecurity_streaming_response_is_flushed_and_not_stored(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	release := make(chan struct{})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "data: 1\n\n")
+		http.NewResponseController(w).Flush()
+		<-release
+		io.WriteString(w, "data: 2\n\n")
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 9)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "data: 1\n\n" {
+		t.Fatalf("first event not flushed through: %q %v", buf, err)
+	}
+	close(release)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp, err = http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if calls.Load() != 2 {
+		t.Fatalf("an event stream was cached")
+	}
+}
+
+func TestFailure_redis_down_passes_to_origin(t *testing.T) {
+	s, srv := realStore(t)
+	c := responsecache.New(s, responsecache.Options{StoreTimeout: 100 * time.Millisecond})
+	o := &origin{}
+	o.set(respond(200, "ok", "Cache-Control", "max-age=600"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/")
+	srv.Kill()
+	for i := 0; i < 10; i++ {
+		w := send(h, "GET", "http://example.com/")
+		if w.Code != 200 || w.Body.String() != "ok" {
+			t.Fatalf("request %d with Redis down: %d %q", i, w.Code, w.Body.String())
+		}
+	}
+	if o.count() < 2 {
+		t.Fatalf("origin asked %d times", o.count())
+	}
+}
+
+func TestFailure_redis_killed_mid_request_still_answers(t *testing.T) {
+	s, srv := realStore(t)
+	c := responsecache.New(s, responsecache.Options{StoreTimeout: 100 * time.Millisecond})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Kill() // Redis dies while the origin is answering
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Surrogate-Key", "t1")
+		io.WriteString(w, "ok")
+	}))
+	w := send(h, "GET", "http://example.com/")
+	if w.Code != 200 || w.Body.String() != "ok" {
+		t.Fatalf("got %d %q", w.Code, w.Body.String())
+	}
+	srv.Restart()
+	w = send(h, "GET", "http://example.com/")
+	if w.Code != 200 {
+		t.Fatalf("after restart: %d", w.Code)
+	}
+}
+
+func TestCorrupt_entry_is_a_miss_and_is_deleted(t *testing.T) {
+	s, srv := realStore(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "ok", "Cache-Control", "max-age=600"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/c")
+	keys, err := rc.Keys(context.Background(), "{rc:http://example.com/c}").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	rc.Set(context.Background(), keys[0], "\xc5\x01\x01garbage", time.Minute)
+	w := send(h, "GET", "http://example.com/c")
+	if w.Code != 200 || w.Body.String() != "ok" || o.count() != 2 {
+		t.Fatalf("corrupt entry: %d %q, origin %d", w.Code, w.Body.String(), o.count())
+	}
+	if send(h, "GET", "http://example.com/c"); o.count() != 2 {
+		t.Fatalf("the replacement entry was not stored")
+	}
+}
+
+func TestTags_PurgeTag_removes_tagged_entries_and_header_is_stripped(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	h := c.Handler(o)
+	o.set(respond(200, "p1", "Cache-Control", "max-age=600", "Surrogate-Key", "product-1 all"))
+	w := send(h, "GET", "http://example.com/p1")
+	if w.Header().Get("Surrogate-Key") != "" {
+		t.Fatalf("tag header leaked to the client")
+	}
+	o.set(respond(200, "p2", "Cache-Control", "max-age=600", "Cache-Tag", "product-2,all"))
+	send(h, "GET", "http://example.com/p2")
+	if err := c.PurgeTag(context.Background(), "product-1"); err != nil {
+		t.Fatal(err)
+	}
+	before := o.count()
+	send(h, "GET", "http://example.com/p1")
+	send(h, "GET", "http://example.com/p2")
+	if o.count() != before+1 {
+		t.Fatalf("after PurgeTag(product-1): origin asked %d times, want 1", o.count()-before)
+	}
+	if err := c.PurgeTag(context.Background(), "all"); err != nil {
+		t.Fatal(err)
+	}
+	before = o.count()
+	send(h, "GET", "http://example.com/p2")
+	if o.count() != before+1 {
+		t.Fatalf("PurgeTag(all) left /p2 cached")
+	}
+}
+
+func TestTags_AddTags_and_route_tags(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Route(responsecache.Route{Tags: []string{"route"}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		responsecache.AddTags(r, "user-7")
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "x")
+	}))
+	send(h, "GET", "http://example.com/u")
+	c.PurgeTag(context.Background(), "user-7")
+	send(h, "GET", "http://example.com/u")
+	c.PurgeTag(context.Background(), "route")
+	send(h, "GET", "http://example.com/u")
+	if calls.Load() != 3 {
+		t.Fatalf("origin asked %d times, want 3", calls.Load())
+	}
+}
+
+func TestPurge_URL_and_prefix(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "x", "Cache-Control", "max-age=600", "Vary", "Accept-Language"))
+	h := c.Handler(o)
+	for _, p := range []string{"/blog/1", "/blog/2", "/shop/1"} {
+		send(h, "GET", "http://example.com"+p, "Accept-Language", "en")
+	}
+	if err := c.PurgeURL(context.Background(), "http://example.com/shop/1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PurgePrefix(context.Background(), "http://example.com/blog/"); err != nil {
+		t.Fatal(err)
+	}
+	before := o.count()
+	for _, p := range []string{"/blog/1", "/blog/2", "/shop/1"} {
+		send(h, "GET", "http://example.com"+p, "Accept-Language", "en")
+	}
+	if o.count() != before+3 {
+		t.Fatalf("after purges, origin asked %d times, want 3", o.count()-before)
+	}
+	if err := c.PurgeURL(context.Background(), "/relative"); !errors.Is(err, responsecache.ErrBadPurge) {
+		t.Fatalf("relative URL: %v", err)
+	}
+}
+
+func TestPurgeHandler_denies_by_default_and_purges_when_authorised(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	if w := send(c.PurgeHandler(nil), "POST", "http://example.com/purge?tag=a"); w.Code != http.StatusForbidden {
+		t.Fatalf("nil authorize: %d", w.Code)
+	}
+	ok := c.PurgeHandler(func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer t" })
+	if w := send(ok, "POST", "http://example.com/purge?tag=a"); w.Code != http.StatusForbidden {
+		t.Fatalf("no token: %d", w.Code)
+	}
+	if w := send(ok, "POST", "http://example.com/purge?tag=a", "Authorization", "Bearer t"); w.Code != http.StatusNoContent {
+		t.Fatalf("authorised: %d", w.Code)
+	}
+	if w := send(ok, "POST", "http://example.com/purge?tag=a&url=http://x/", "Authorization", "Bearer t"); w.Code != http.StatusBadRequest {
+		t.Fatalf("two targets: %d", w.Code)
+	}
+}
+
+func TestCoalescing_concurrent_misses_reach_origin_once(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "shared")
+	}))
+	var wg sync.WaitGroup
+	var collapsed atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := send(h, "GET", "http://example.com/hot")
+			if w.Body.String() != "shared" {
+				t.Errorf("body %q", w.Body.String())
+			}
+			if strings.Contains(w.Header().Get("Cache-Status"), "collapsed") {
+				collapsed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if calls.Load() != 1 || collapsed.Load() != 19 {
+		t.Fatalf("origin asked %d times, %d collapsed", calls.Load(), collapsed.Load())
+	}
+}
+
+func TestCoalescing_private_response_is_not_handed_to_waiters(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		w.Header().Set("Cache-Control", "private, max-age=600")
+		io.WriteString(w, "for request "+string(rune('0'+n%10)))
+	}))
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); send(h, "GET", "http://example.com/me") }()
+	}
+	wg.Wait()
+	if calls.Load() != 5 {
+		t.Fatalf("origin asked %d times, want 5 (each waiter on its own)", calls.Load())
+	}
+}
+
+func TestStaleWhileRevalidate_refreshes_once_in_background(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if n > 1 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		w.Header().Set("Age", "2") // stale on arrival
+		io.WriteString(w, "v")
+	}))
+	send(h, "GET", "http://example.com/swr")
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := send(h, "GET", "http://example.com/swr")
+			if !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+				t.Errorf("stale request not served from cache: %q", w.Header().Get("Cache-Status"))
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(300 * time.Millisecond)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("origin asked %d times, want 2 (one background refresh)", n)
+	}
+}
+
+func TestRoute_key_functions(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Route(responsecache.Route{IgnoreQuery: []string{"utm_source"}, KeyHeaders: []string{"X-Tenant"}, DefaultTTL: time.Minute})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			io.WriteString(w, r.Header.Get("X-Tenant"))
+		}))
+	send(h, "GET", "http://example.com/p?a=1&utm_source=x", "X-Tenant", "t1")
+	send(h, "GET", "http://example.com/p?a=1&utm_source=y", "X-Tenant", "t1")
+	if calls.Load() != 1 {
+		t.Fatalf("ignored query parameter split the entry (DefaultTTL applied?): %d calls", calls.Load())
+	}
+	if got := send(h, "GET", "http://example.com/p?a=1", "X-Tenant", "t2").Body.String(); got != "t2" || calls.Load() != 2 {
+		t.Fatalf("tenant t2 got %q", got)
+	}
+}
+
+func TestLocalTier_is_invalidated_across_instances(t *testing.T) {
+	s, srv := realStore(t)
+	s2 := goredis.New(redis.NewClient(&redis.Options{Addr: srv.Addr()}))
+	c1 := responsecache.New(s, responsecache.Options{LocalBytes: 1 << 20})
+	c2 := responsecache.New(s2, responsecache.Options{LocalBytes: 1 << 20})
+	defer c1.Close()
+	defer c2.Close()
+	time.Sleep(100 * time.Millisecond) // let the subscriptions start
+	var version atomic.Int32
+	version.Store(1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, string(rune('0'+version.Load())))
+	})
+	h1, h2 := c1.Handler(origin), c2.Handler(origin)
+	send(h1, "GET", "http://example.com/l")
+	if got := send(h2, "GET", "http://example.com/l").Body.String(); got != "1" {
+		t.Fatalf("instance 2 got %q", got)
+	}
+	send(h2, "GET", "http://example.com/l") // now in instance 2's local tier
+	version.Store(2)
+	if err := c1.PurgeURL(context.Background(), "http://example.com/l"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := send(h2, "GET", "http://example.com/l").Body.String()
+		if got == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance 2 still serves %q after the purge", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCluster_vary_and_tag_purge(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	defer cc.Close()
+	var st store.Store = goredis.New(cc)
+	c := responsecache.New(st, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "x", "Cache-Control", "max-age=600", "Vary", "Accept-Encoding", "Surrogate-Key", "k"))
+	h := c.Handler(o)
+	for i := 0; i < 5; i++ {
+		p := "http://example.com/n" + string(rune('0'+i))
+		send(h, "GET", p, "Accept-Encoding", "gzip")
+		send(h, "GET", p, "Accept-Encoding", "gzip")
+	}
+	if o.count() != 5 {
+		t.Fatalf("origin asked %d times, want 5", o.count())
+	}
+	if err := c.PurgeTag(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	send(h, "GET", "http://example.com/n0", "Accept-Encoding", "gzip")
+	if o.count() != 6 {
+		t.Fatalf("tag purge on Cluster left entries")
+	}
+}
