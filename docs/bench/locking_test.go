@@ -1,0 +1,204 @@
+package bench
+
+// Distributed locks: rediware/locking against go-redsync/redsync v4 (go-redis
+// v9 pool) and bsm/redislock, on the same redis-server in the same run.
+//
+//	go test -run '^$' -bench 'Lock' -benchmem -benchtime=2s
+//
+// One op is an acquire plus a release on a key no one else holds. "serial" is
+// one caller; "parallel64" is 64 goroutines (b.SetParallelism on
+// GOMAXPROCS), each on its own key.
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/go-redsync/redsync/v4"
+	rsgoredis "github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/locking"
+	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+const lockBenchTTL = 10 * time.Second
+
+// lockBenchCase is one library's acquire+release.
+type lockBenchCase struct {
+	name string
+	op   func(ctx context.Context, key string) error
+}
+
+func lockBenchClient(b *testing.B, addr string) *redis.Client {
+	b.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+func lockBenchCases(b *testing.B, addr string) []lockBenchCase {
+	b.Helper()
+	plain := locking.New(goredis.New(lockBenchClient(b, addr)))
+	aps, err := goredis.NewWithOptions(lockBenchClient(b, addr), goredis.Options{AutoPipeline: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	auto := locking.New(aps)
+	rs := redsync.New(rsgoredis.NewPool(lockBenchClient(b, addr)))
+	rl := redislock.New(lockBenchClient(b, addr))
+
+	rediware := func(lk *locking.Locker) func(context.Context, string) error {
+		return func(ctx context.Context, key string) error {
+			l, err := lk.Obtain(ctx, key, lockBenchTTL, nil)
+			if err != nil {
+				return err
+			}
+			return l.Release(ctx)
+		}
+	}
+	return []lockBenchCase{
+		{"rediware", rediware(plain)},
+		{"rediware-autopipeline", rediware(auto)},
+		{"redsync", func(ctx context.Context, key string) error {
+			m := rs.NewMutex(key, redsync.WithExpiry(lockBenchTTL), redsync.WithTries(1))
+			if err := m.LockContext(ctx); err != nil {
+				return err
+			}
+			_, err := m.UnlockContext(ctx)
+			return err
+		}},
+		{"redislock", func(ctx context.Context, key string) error {
+			l, err := rl.Obtain(ctx, key, lockBenchTTL, nil)
+			if err != nil {
+				return err
+			}
+			return l.Release(ctx)
+		}},
+	}
+}
+
+func BenchmarkLock(b *testing.B) {
+	srv := redistest.Start(b)
+	cases := lockBenchCases(b, srv.Addr())
+	ctx := context.Background()
+	for _, mode := range []string{"serial", "parallel64"} {
+		for _, c := range cases {
+			b.Run(mode+"/"+c.name, func(b *testing.B) {
+				if mode == "serial" {
+					key := "bench:" + c.name
+					for b.Loop() {
+						if err := c.op(ctx, key); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				var id atomic.Int64
+				b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					key := "bench:" + c.name + ":" + strconv.FormatInt(id.Add(1), 10)
+					for pb.Next() {
+						if err := c.op(ctx, key); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkLockInterleaved runs one caller's acquire+release of every
+// library in turn inside one loop (one library per iteration, in rotation)
+// and reports each library's mean time per op as a metric
+// ("<name>-µs/op"). On a shared, noisy machine this pairs the measurements
+// under the same load, which separate benchmarks run seconds apart do not.
+// (Interleaving does not suit the 64-caller case: the libraries would
+// share the server's queue, and the auto-pipeliner would batch a quarter
+// of the callers only.)
+func BenchmarkLockInterleaved(b *testing.B) {
+	srv := redistest.Start(b)
+	cases := lockBenchCases(b, srv.Addr())
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		totals := make([]time.Duration, len(cases))
+		counts := make([]int, len(cases))
+		for n := 0; b.Loop(); n++ {
+			i := n % len(cases)
+			begin := time.Now()
+			if err := cases[i].op(ctx, "bench:il:"+cases[i].name); err != nil {
+				b.Fatal(err)
+			}
+			totals[i] += time.Since(begin)
+			counts[i]++
+		}
+		for i, c := range cases {
+			if counts[i] > 0 {
+				b.ReportMetric(float64(totals[i])/1e3/float64(counts[i]), c.name+"-µs/op")
+			}
+		}
+	})
+}
+
+// BenchmarkRedlock compares the latency of one caller's acquire+release on
+// one server with Redlock over three, for rediware and redsync.
+func BenchmarkRedlock(b *testing.B) {
+	srvs := redistest.StartN(b, 3)
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		stores[i] = goredis.New(lockBenchClient(b, srv.Addr()))
+	}
+	single := locking.New(stores[0])
+	red3, err := locking.NewRedlock(stores, locking.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rsSingle := redsync.New(rsgoredis.NewPool(lockBenchClient(b, srvs[0].Addr())))
+	rs3 := redsync.New(
+		rsgoredis.NewPool(lockBenchClient(b, srvs[0].Addr())),
+		rsgoredis.NewPool(lockBenchClient(b, srvs[1].Addr())),
+		rsgoredis.NewPool(lockBenchClient(b, srvs[2].Addr())),
+	)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		lk   *locking.Locker
+	}{{"rediware/single", single}, {"rediware/redlock3", red3}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				l, err := c.lk.Obtain(ctx, "bench:redlock", lockBenchTTL, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Release(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, c := range []struct {
+		name string
+		rs   *redsync.Redsync
+	}{{"redsync/single", rsSingle}, {"redsync/redlock3", rs3}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				m := c.rs.NewMutex("bench:redsync", redsync.WithExpiry(lockBenchTTL), redsync.WithTries(1))
+				if err := m.LockContext(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if ok, err := m.UnlockContext(ctx); !ok || err != nil {
+					b.Fatal(fmt.Errorf("unlock: %v %w", ok, err))
+				}
+			}
+		})
+	}
+}
