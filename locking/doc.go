@@ -35,10 +35,14 @@
 // seen, and it rejects writes carrying a smaller one. [FencedSet] does
 // this for values kept in Redis.
 //
-// The fence is max(previous + 1, server time in microseconds), so it keeps
-// growing even if Redis loses the counter (a restart without persistence,
-// a failover to a replica that had not received the last increment), as
-// long as the server's clock does not run backwards.
+// The fence is a per-key counter advanced by INCR. When the counter is
+// missing (first use, or a Redis restart without persistence lost it), it
+// restarts from the server time in microseconds, so it still exceeds
+// every fence issued before, as long as the server clock does not run
+// backwards. A failover to a replica that had not yet received the last
+// increments can reissue a fence: where that matters, run the lock on a
+// primary with persistence and no failover, or take fences from a
+// consensus store.
 //
 // # Redlock and fencing
 //
