@@ -28,7 +28,9 @@ var ErrWriteInHook = errors.New("middleware: body written from a Before hook")
 //     that only has Unwrap would skip whatever that wrapper does to the body).
 //
 // It implements Unwrap, so http.NewResponseController reaches Flush, Hijack,
-// deadlines and full duplex through any stack of wrappers. Like any
+// deadlines and full duplex through any stack of wrappers. The deprecated
+// http.Pusher (HTTP/2 server push) and http.CloseNotifier (use the request's
+// context) are not passed through. Like any
 // ResponseWriter it must not be used from several goroutines at once.
 type WrapResponseWriter interface {
 	http.ResponseWriter
