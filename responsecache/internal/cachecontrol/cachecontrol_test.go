@@ -1,0 +1,120 @@
+package cachecontrol_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		check func(d cachecontrol.Directives) bool
+	}{
+		{"MaxAge", []string{"max-age=60"}, func(d cachecontrol.Directives) bool { return d.HasMaxAge && d.MaxAge == time.Minute }},
+		{"MaxAgeQuoted", []string{`max-age="60"`}, func(d cachecontrol.Directives) bool { return d.MaxAge == time.Minute }},
+		{"MaxAgeCaseInsensitive", []string{"MaX-AgE=60"}, func(d cachecontrol.Directives) bool { return d.MaxAge == time.Minute }},
+		{"MaxAgeInvalidIsZero", []string{"max-age=6a"}, func(d cachecontrol.Directives) bool { return d.HasMaxAge && d.MaxAge == 0 }},
+		{"MaxAgeNegativeIsZero", []string{"max-age=-1"}, func(d cachecontrol.Directives) bool { return d.HasMaxAge && d.MaxAge == 0 }},
+		{"MaxAgeOverflowIsMaxDelta", []string{"max-age=99999999999999999999"}, func(d cachecontrol.Directives) bool { return d.MaxAge == cachecontrol.MaxDelta }},
+		{"MaxAgeFirstWins", []string{"max-age=1, max-age=2", "max-age=3"}, func(d cachecontrol.Directives) bool { return d.MaxAge == time.Second }},
+		{"MaxAgeSpaceBeforeEqualsIgnored", []string{"max-age =60"}, func(d cachecontrol.Directives) bool { return !d.HasMaxAge }},
+		{"MaxAgeSpaceAfterEqualsIgnored", []string{"max-age= 60"}, func(d cachecontrol.Directives) bool { return !d.HasMaxAge }},
+		{"QuotedTextIsNotADirective", []string{`foo="max-age=60, no-store"`}, func(d cachecontrol.Directives) bool { return !d.HasMaxAge && !d.NoStore }},
+		{"SMaxAgeSeparateLine", []string{"max-age=60", "s-maxage=5"}, func(d cachecontrol.Directives) bool { return d.HasSMaxAge && d.SMaxAge == 5*time.Second }},
+		{"NoCacheUnqualified", []string{"no-cache"}, func(d cachecontrol.Directives) bool { return d.NoCache && len(d.NoCacheFields) == 0 }},
+		{"NoCacheWithFieldsIsQualified", []string{`no-cache="set-cookie, x-a"`}, func(d cachecontrol.Directives) bool {
+			return !d.NoCache && len(d.NoCacheFields) == 2 && d.NoCacheFields[0] == "Set-Cookie"
+		}},
+		{"PrivateWithFieldsIsQualified", []string{`private="x-user"`}, func(d cachecontrol.Directives) bool { return !d.Private && d.PrivateFields[0] == "X-User" }},
+		{"MaxStaleWithoutValueIsUnbounded", []string{"max-stale"}, func(d cachecontrol.Directives) bool { return d.HasMaxStale && d.MaxStale == cachecontrol.MaxDelta }},
+		{"StaleExtensions", []string{"stale-while-revalidate=30, stale-if-error=60"}, func(d cachecontrol.Directives) bool {
+			return d.StaleWhileRevalidate == 30*time.Second && d.StaleIfError == time.Minute
+		}},
+		{"UnknownExtensionIgnored", []string{"foobar, max-age=1"}, func(d cachecontrol.Directives) bool { return d.MaxAge == time.Second }},
+		{"GarbageDoesNotPanic", []string{`"unterminated, =, ,,, max-age=="`}, func(d cachecontrol.Directives) bool { return true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cachecontrol.Parse(tt.lines); !tt.check(d) {
+				t.Fatalf("Parse(%q) = %+v", tt.lines, d)
+			}
+		})
+	}
+}
+
+func TestParseHTTPDate(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"Sun, 06 Nov 1994 08:49:37 GMT", true},
+		{"SUN, 06 NOV 1994 08:49:37 gmt", true},
+		{"Sunday, 06-Nov-94 08:49:37 GMT", true},
+		{"Sun Nov  6 08:49:37 1994", true},
+		{"0", false},
+		{"Sun, 06 Nov 1994 08:49:37 UTC", false},
+		{"Sun, 06 Nov 94 08:49:37 GMT", false},
+		{"Sun 06 Nov 1994 08:49:37 GMT", false},
+		{"Sun, 06  Nov  1994 08:49:37 GMT", false},
+		{"Sun, 06-Nov-1994 08:49:37 GMT", false},
+		{"Sun, 06 Nov 1994 8:49:37 GMT", false},
+		{"Sun, 06 Nov 1994 08.49.37 GMT", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if _, ok := cachecontrol.ParseHTTPDate(tt.in); ok != tt.ok {
+				t.Fatalf("ParseHTTPDate(%q) ok = %v, want %v", tt.in, ok, tt.ok)
+			}
+		})
+	}
+}
+
+func TestMatchNone(t *testing.T) {
+	tests := []struct {
+		name string
+		inm  []string
+		etag string
+		want bool
+	}{
+		{"StrongEqual", []string{`"a"`}, `"a"`, true},
+		{"WeakComparison", []string{`W/"a"`}, `"a"`, true},
+		{"WeakBoth", []string{`W/"a"`}, `W/"a"`, true},
+		{"List", []string{`"x", "y", "a"`}, `"a"`, true},
+		{"ListAcrossLines", []string{`"x"`, `"a"`}, `"a"`, true},
+		{"Star", []string{`*`}, `"a"`, true},
+		{"NoMatch", []string{`"b"`}, `"a"`, false},
+		{"CommaInsideTag", []string{`"a,b"`}, `"a,b"`, true},
+		{"NoStoredETag", []string{`"a"`}, ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cachecontrol.MatchNone(tt.inm, tt.etag); got != tt.want {
+				t.Fatalf("MatchNone(%q, %q) = %v", tt.inm, tt.etag, got)
+			}
+		})
+	}
+}
+
+func TestVaryFields(t *testing.T) {
+	f, star := cachecontrol.VaryFields([]string{"accept-encoding, Foo", "", "foo"})
+	if star || len(f) != 2 || f[0] != "Accept-Encoding" || f[1] != "Foo" {
+		t.Fatalf("got %v %v", f, star)
+	}
+	if _, star := cachecontrol.VaryFields([]string{"", "Foo, *"}); !star {
+		t.Fatal("star not detected")
+	}
+}
+
+func TestParseAge(t *testing.T) {
+	if d, ok := cachecontrol.ParseAge([]string{"30"}); !ok || d != 30*time.Second {
+		t.Fatalf("got %v %v", d, ok)
+	}
+	for _, bad := range []string{"abc", "-1", "1.5", "7200,0"} {
+		if _, ok := cachecontrol.ParseAge([]string{bad}); ok {
+			t.Fatalf("ParseAge(%q) accepted", bad)
+		}
+	}
+}
