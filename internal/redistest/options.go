@@ -1,7 +1,7 @@
 package redistest
 
-// Option configures the redis-server processes started by Start, StartN and
-// StartCluster.
+// Option configures the redis-server processes started by Start, StartN,
+// StartCluster and (master and replica only) StartSentinel.
 type Option func(*config)
 
 type config struct {

@@ -156,7 +156,8 @@ func (s *Server) Password() string { return s.cfg.password }
 
 // Dir returns the server's working directory. It holds redis.log (the
 // server's log, level warning), redis.out (its stdout and stderr) and, for
-// cluster nodes, nodes.conf. It is removed after the test.
+// cluster nodes, nodes.conf, for a sentinel, sentinel.conf. It is removed
+// after the test.
 func (s *Server) Dir() string { return s.dir }
 
 // Running reports whether the server process is alive, which includes being

@@ -25,8 +25,9 @@ func client(t *testing.T, s *redistest.Server) *redis.Client {
 		t.Fatalf("ParseURL(%q): %v", s.URL(), err)
 	}
 	opt.MaxRetries = -1
-	opt.DialTimeout = time.Second
-	opt.ReadTimeout = time.Second
+	// Generous: CI machines run many test binaries at once.
+	opt.DialTimeout = 5 * time.Second
+	opt.ReadTimeout = 5 * time.Second
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -198,8 +199,7 @@ func TestServer_Restart_while_running_replaces_process(t *testing.T) {
 
 func TestServer_Pause_hangs_until_Resume(t *testing.T) {
 	s := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, ReadTimeout: 200 * time.Millisecond})
-	defer c.Close()
+	c := client(t, s)
 	if err := c.Ping(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,9 @@ func TestServer_Pause_hangs_until_Resume(t *testing.T) {
 	if !s.Running() {
 		t.Error("Running() = false while paused")
 	}
-	err := c.Ping(t.Context()).Err()
+	short := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, ReadTimeout: 200 * time.Millisecond})
+	defer short.Close()
+	err := short.Ping(t.Context()).Err()
 	var ne net.Error
 	if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("PING while paused: err = %v, want a timeout", err)
