@@ -23,8 +23,14 @@ type Options struct {
 	// AutoPipeline sends single commands (GET, SET, EVALSHA, ...) through
 	// go-redis's AutoPipeliner, which batches commands issued concurrently
 	// by many goroutines into one pipeline. It multiplies throughput under
-	// concurrency and costs a little latency for a lone caller. Default:
-	// false. Transactions, pub/sub and scans never go through it.
+	// concurrency and costs a little latency for a lone caller.
+	// Transactions, pub/sub and scans never go through it.
+	//
+	// Caveat (go-redis v9.23, experimental API): a batched command waits
+	// for its batch without watching its context, so a call to a hung
+	// server can outlive its deadline. The Store refuses to send a command
+	// whose context is already done, but cannot cut a wait short. Default:
+	// false; enable it where throughput under concurrency matters more.
 	AutoPipeline bool
 
 	// MaxKeyLen is the longest key accepted, in bytes. Default:
@@ -63,6 +69,10 @@ var (
 )
 
 // New returns a Store over client with default options.
+//
+// Build the client with ContextTimeoutEnabled: true (as Open does): without
+// it go-redis ignores context deadlines and a call to a hung server waits for
+// ReadTimeout and its retries, whatever the caller's deadline.
 func New(client redis.UniversalClient) *Store {
 	s, _ := NewWithOptions(client, Options{}) // cannot fail without AutoPipeline
 	return s
@@ -103,6 +113,18 @@ func NewWithOptions(client redis.UniversalClient, opts Options) (*Store, error) 
 // Client returns the underlying go-redis client.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
+// ctxErr refuses a call whose context is already done: go-redis would send
+// it anyway through the AutoPipeliner, which does not watch contexts.
+func (s *Store) ctxErr(ctx context.Context) error {
+	if s.ap == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
 func (s *Store) checkKeys(keys ...string) error {
 	for _, k := range keys {
 		if err := store.CheckKey(k, s.opts.MaxKeyLen); err != nil {
@@ -115,6 +137,9 @@ func (s *Store) checkKeys(keys ...string) error {
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := store.CheckKey(key, s.opts.MaxKeyLen); err != nil {
+		return nil, false, err
+	}
+	if err := s.ctxErr(ctx); err != nil {
 		return nil, false, err
 	}
 	v, err := s.cmd.Get(ctx, key).Bytes()
@@ -135,6 +160,9 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl < 0 {
 		return fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
 	}
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
 	return wrapErr(s.cmd.Set(ctx, key, value, roundTTL(ttl)).Err())
 }
 
@@ -145,6 +173,9 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	}
 	if ttl < 0 {
 		return false, fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
+	}
+	if err := s.ctxErr(ctx); err != nil {
+		return false, err
 	}
 	ok, err := s.cmd.SetNX(ctx, key, value, roundTTL(ttl)).Result()
 	return ok, wrapErr(err)
@@ -166,6 +197,9 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 		return 0, nil
 	}
 	if err := s.checkKeys(keys...); err != nil {
+		return 0, err
+	}
+	if err := s.ctxErr(ctx); err != nil {
 		return 0, err
 	}
 	if s.cluster == nil {
@@ -202,6 +236,9 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
 	}
+	if err := s.ctxErr(ctx); err != nil {
+		return false, err
+	}
 	ok, err := s.cmd.PExpire(ctx, key, roundTTL(ttl)).Result()
 	return ok, wrapErr(err)
 }
@@ -209,6 +246,9 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 // TTL implements store.Store.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	if err := store.CheckKey(key, s.opts.MaxKeyLen); err != nil {
+		return 0, false, err
+	}
+	if err := s.ctxErr(ctx); err != nil {
 		return 0, false, err
 	}
 	v, err := s.cmd.Do(ctx, "PTTL", key).Int64()
@@ -228,6 +268,9 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 // Eval implements store.Store: EVALSHA, and EVAL once on NOSCRIPT.
 func (s *Store) Eval(ctx context.Context, script *store.Script, keys []string, args ...any) (any, error) {
 	if err := s.checkKeys(keys...); err != nil {
+		return nil, err
+	}
+	if err := s.ctxErr(ctx); err != nil {
 		return nil, err
 	}
 	v, err := s.cmd.EvalSha(ctx, script.SHA1(), keys, args...).Result()
@@ -252,6 +295,9 @@ func isNoScript(err error) bool {
 func (s *Store) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, errors.New("goredis: Do needs a command")
+	}
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
 	}
 	v, err := s.cmd.Do(ctx, args...).Result()
 	if err == redis.Nil {
@@ -358,6 +404,9 @@ func (x *tx) Exec(ctx context.Context, cmds ...[]any) ([]store.Result, error) {
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, channel string, msg []byte) (int64, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return 0, err
+	}
 	n, err := s.cmd.Publish(ctx, channel, msg).Result()
 	return n, wrapErr(err)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -14,7 +15,9 @@ import (
 var ErrBadURL = errors.New("goredis: bad redis url")
 
 // Open connects to the Redis that rawURL names and returns a Store that owns
-// the client (Close closes it). The forms are:
+// the client (Close closes it). The client is made with go-redis's
+// ContextTimeoutEnabled on, so that no call waits past its context's
+// deadline. The forms are:
 //
 //	redis://[user:password@]host:port[/db][?dial_timeout=3s&...]
 //	rediss://...                                     TLS
@@ -23,7 +26,9 @@ var ErrBadURL = errors.New("goredis: bad redis url")
 //	redis+sentinel://[user:password@]host:port[,host:port...]/master[/db][?sentinel_password=...]
 //
 // The query parameters of go-redis's ParseURL (dial_timeout, read_timeout,
-// pool_size, protocol, ...) are accepted. The password is never included in
+// max_retries, pool_size, protocol, ...) are accepted, and for a single node
+// also dialer_retries and dialer_retry_timeout (go-redis dials 5 times, 100ms
+// apart, by default: lower them to fail fast when Redis is down). The password is never included in
 // an error message.
 func Open(rawURL string, opts Options) (*Store, error) {
 	client, err := NewClient(rawURL)
@@ -48,10 +53,16 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
-		o, err := redis.ParseURL(rawURL)
+		stripped, dialer, err := dialerParams(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), err)
+		}
+		o, err := redis.ParseURL(stripped)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), scrub(err, rawURL))
 		}
+		dialer.apply(o)
+		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		return clusterClient(strings.TrimSuffix(strings.ToLower(scheme), "+cluster"), rest, rawURL)
@@ -96,6 +107,7 @@ func clusterClient(scheme, rest, rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), scrub(err, u))
 	}
+	o.ContextTimeoutEnabled = true
 	return redis.NewClusterClient(o), nil
 }
 
@@ -108,7 +120,7 @@ func sentinelClient(tls bool, rest, rawURL string) (redis.UniversalClient, error
 	if len(path) == 0 || path[0] == "" || len(path) > 2 {
 		return nil, fmt.Errorf("%w: %s: want /master[/db] after the sentinel hosts", ErrBadURL, redact(rawURL))
 	}
-	o := &redis.FailoverOptions{MasterName: path[0], SentinelAddrs: strings.Split(u.Host, ",")}
+	o := &redis.FailoverOptions{MasterName: path[0], SentinelAddrs: strings.Split(u.Host, ","), ContextTimeoutEnabled: true}
 	for _, a := range o.SentinelAddrs {
 		if a == "" || !strings.Contains(a, ":") {
 			return nil, fmt.Errorf("%w: %s: sentinel address %q needs host:port", ErrBadURL, redact(rawURL), a)
@@ -144,13 +156,57 @@ func redact(raw string) string {
 	return raw
 }
 
-// scrub removes the password from a parse error's text.
+// scrub removes the password of raw from a parse error's text, also when
+// raw is too malformed for url.Parse.
 func scrub(err error, raw string) string {
 	msg := err.Error()
-	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+			userinfo := rest[:i]
+			if _, pass, ok := strings.Cut(userinfo, ":"); ok && pass != "" {
+				msg = strings.ReplaceAll(msg, userinfo, "xxxxx")
+				msg = strings.ReplaceAll(msg, pass, "xxxxx")
+			}
 		}
 	}
 	return msg
+}
+
+type dialerOpts struct {
+	retries int
+	timeout time.Duration
+}
+
+func (d dialerOpts) apply(o *redis.Options) {
+	if d.retries > 0 {
+		o.DialerRetries = d.retries
+	}
+	if d.timeout > 0 {
+		o.DialerRetryTimeout = d.timeout
+	}
+}
+
+// dialerParams takes dialer_retries and dialer_retry_timeout out of the
+// URL's query, which go-redis's ParseURL would reject.
+func dialerParams(raw string) (string, dialerOpts, error) {
+	var d dialerOpts
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return raw, d, nil // ParseURL reports the error
+	}
+	q := u.Query()
+	if v := q.Get("dialer_retries"); v != "" {
+		if d.retries, err = strconv.Atoi(v); err != nil || d.retries < 1 {
+			return "", d, fmt.Errorf("dialer_retries must be a positive integer, got %q", v)
+		}
+		q.Del("dialer_retries")
+	}
+	if v := q.Get("dialer_retry_timeout"); v != "" {
+		if d.timeout, err = time.ParseDuration(v); err != nil || d.timeout <= 0 {
+			return "", d, fmt.Errorf("dialer_retry_timeout must be a positive duration, got %q", v)
+		}
+		q.Del("dialer_retry_timeout")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), d, nil
 }

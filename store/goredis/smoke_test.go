@@ -3,6 +3,7 @@ package goredis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,53 @@ func TestStore_unavailable(t *testing.T) {
 	_, _, err := s.Get(ctx, "k")
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Get on closed server: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpen_badURLs(t *testing.T) {
+	for _, raw := range []string{
+		"",
+		"localhost:6379",
+		"http://localhost:6379",
+		"redis://user:s3cret@localhost:notaport",
+		"redis://localhost:6379/notadb",
+		"redis://localhost:6379?dialer_retries=zero",
+		"redis+cluster://",
+		"redis+cluster://a:1,,b:2",
+		"redis+sentinel://host:26379",
+		"redis+sentinel://host/mymaster",
+		"redis+sentinel://host:26379/mymaster/x",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			s, err := goredis.Open(raw, goredis.Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded", raw)
+			}
+			if !errors.Is(err, goredis.ErrBadURL) {
+				t.Errorf("error %v does not wrap ErrBadURL", err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpen_goodURLs(t *testing.T) {
+	for _, raw := range []string{
+		"redis://localhost:6379/0",
+		"redis://user:pass@localhost:6379/2?dial_timeout=1s&dialer_retries=1&dialer_retry_timeout=10ms",
+		"rediss://localhost:6380",
+		"redis+cluster://localhost:7000,localhost:7001,localhost:7002",
+		"redis+sentinel://user:pass@localhost:26379,localhost:26380/mymaster/1",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			s, err := goredis.Open(raw, goredis.Options{})
+			if err != nil {
+				t.Fatalf("Open(%q): %v", raw, err)
+			}
+			s.Close()
+		})
 	}
 }
