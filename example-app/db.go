@@ -51,9 +51,7 @@ CREATE TABLE IF NOT EXISTS users (
 	visits     INTEGER NOT NULL DEFAULT 0,
 	updated_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS applied_writes (
-	id TEXT PRIMARY KEY
-);`)
+`)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -121,28 +119,17 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, name, email string) (Use
 	return db.User(ctx, id)
 }
 
-// AddVisits adds n visits to a user, once per write id: a redelivered
-// write-behind entry is applied only once.
-func (db *DB) AddVisits(ctx context.Context, writeID string, id, n int64) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO applied_writes (id) VALUES (?)`, writeID)
-	if err != nil {
-		return fmt.Errorf("record write %s: %w", writeID, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return nil // already applied
-	}
-	res, err = tx.ExecContext(ctx, `UPDATE users SET visits = visits + ?, updated_at = ? WHERE id = ?`,
+// SetVisitsAtLeast raises a user's visit count to n; a smaller n (an older
+// or repeated write) changes nothing.
+func (db *DB) SetVisitsAtLeast(ctx context.Context, id, n int64) error {
+	res, err := db.sql.ExecContext(ctx,
+		`UPDATE users SET visits = MAX(visits, ?), updated_at = ? WHERE id = ?`,
 		n, time.Now().UTC().Format(time.RFC3339Nano), id)
 	if err != nil {
-		return fmt.Errorf("add visits to %d: %w", id, err)
+		return fmt.Errorf("set visits of %d: %w", id, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
 		return errNoUser
 	}
-	return tx.Commit()
+	return nil
 }

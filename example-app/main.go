@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,6 +51,24 @@ type config struct {
 	RedisURL       string
 	DBPath         string
 	TrustedProxies string
+}
+
+// failFast adds go-redis options that make a call to a Redis that is down
+// fail in milliseconds rather than after five dials and three retries,
+// unless the URL already says otherwise. Only single-node URLs take them.
+func failFast(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return raw
+	}
+	q := u.Query()
+	for k, v := range map[string]string{"dialer_retries": "1", "max_retries": "1", "dial_timeout": "1s"} {
+		if !q.Has(k) {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -96,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer mr.Close()
 		redisURL, redisKind = "redis://"+mr.Addr()+"/0", "embedded miniredis"
 	}
-	st, err := goredis.Open(redisURL, goredis.Options{})
+	st, err := goredis.Open(failFast(redisURL), goredis.Options{})
 	if err != nil {
 		return err
 	}
