@@ -89,6 +89,20 @@ type Options[V any] struct {
 	// invalidation of the tag (see InvalidateTags). Default: 24h.
 	TagVersionTTL time.Duration
 
+	// RedisTimeout bounds each Redis call GetOrLoad makes (the lookup,
+	// the fill lock, the write), so that a slow Redis leaves the caller
+	// time to fall through to the loader. Default: 500ms. Negative: only
+	// the caller's context and the client's timeouts apply.
+	RedisTimeout time.Duration
+
+	// Breaker, if set, is a circuit breaker for every Redis call of the
+	// cache: after repeated store.ErrUnavailable failures it fails calls at
+	// once (store.ErrCircuitOpen) for its cooldown, so that with Redis
+	// down each GetOrLoad goes straight to the loader instead of waiting
+	// for a timeout first. Share one Breaker between the caches of one
+	// Redis.
+	Breaker *store.Breaker
+
 	// Hook, if set, receives an Event for every hit, miss, load, early
 	// refresh, lock wait and error.
 	Hook Hook
@@ -96,7 +110,8 @@ type Options[V any] struct {
 
 // Cache is a typed cache over a store.Store. It is safe for concurrent use.
 type Cache[V any] struct {
-	s     store.Store
+	s     store.Store // raw, or guarded by Options.Breaker
+	raw   store.Store
 	codec Codec[V]
 	o     Options[V] // with defaults applied
 	ks    store.Keyspace
@@ -142,10 +157,18 @@ func New[V any](s store.Store, opts Options[V]) *Cache[V] {
 	if o.TagVersionTTL <= 0 {
 		o.TagVersionTTL = 24 * time.Hour
 	}
-	return &Cache[V]{s: s, codec: o.Codec, o: o, ks: store.Keyspace{Prefix: o.Prefix + "~tag"}}
+	if o.RedisTimeout == 0 {
+		o.RedisTimeout = 500 * time.Millisecond
+	}
+	c := &Cache[V]{s: s, raw: s, codec: o.Codec, o: o, ks: store.Keyspace{Prefix: o.Prefix + "~tag"}}
+	if o.Breaker != nil {
+		c.s = guarded{Store: s, b: o.Breaker}
+	}
+	return c
 }
 
-// Store returns the store the cache runs on.
+// Store returns the store the cache runs on (through Options.Breaker, if
+// set).
 func (c *Cache[V]) Store() store.Store { return c.s }
 
 // Prefix returns the prefix of the cache's keys.

@@ -46,15 +46,18 @@ func (c *Cache[V]) tagVersions(ctx context.Context, tags []string) ([]tagStamp, 
 		}
 		out[i].tag = t
 	}
-	if p, ok := c.s.(store.Pipeliner); ok && len(tags) > 1 {
+	if len(tags) > 1 {
 		cmds := make([][]any, len(tags))
 		for i, t := range tags {
 			_, v := c.tagKeys(t)
 			cmds[i] = []any{"GET", v}
 		}
-		res, err := p.Pipeline(ctx, cmds...)
+		res, ok, err := c.pipeline(ctx, cmds)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			goto oneByOne
 		}
 		for i, r := range res {
 			if r.Err != nil {
@@ -66,6 +69,7 @@ func (c *Cache[V]) tagVersions(ctx context.Context, tags []string) ([]tagStamp, 
 		}
 		return out, nil
 	}
+oneByOne:
 	for i, t := range tags {
 		_, vk := c.tagKeys(t)
 		b, found, err := c.s.Get(ctx, vk)

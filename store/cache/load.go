@@ -57,7 +57,9 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 	if ttl < 0 {
 		return Entry[V]{}, fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
 	}
-	l, err := c.fetch(ctx, "get_or_load", key, fk)
+	rctx, cancel := c.redisCtx(ctx)
+	l, err := c.fetch(rctx, "get_or_load", key, fk)
+	cancel()
 	if err != nil {
 		return c.loadShared(ctx, key, fk, load, ttl, tags, lookup{}, true)
 	}
@@ -112,7 +114,10 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 		// Read the versions before the load: an invalidation that lands
 		// during the load then makes this entry stale.
 		var err error
-		if stamps, err = c.tagVersions(ctx, tags); err != nil {
+		rctx, cancel := c.redisCtx(ctx)
+		stamps, err = c.tagVersions(rctx, tags)
+		cancel()
+		if err != nil {
 			c.emit(Event{Tier: TierRedis, Kind: Error, Op: "load", Key: key, Err: err})
 			degraded = true
 		}
@@ -151,6 +156,8 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 // value. It returns the expiry and size written (zero if nothing was,
 // including when a newer entry won).
 func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool, ttl, delta time.Duration, stamps []tagStamp, tags []string, l lookup) (time.Time, int) {
+	ctx, cancel := c.redisCtx(ctx)
+	defer cancel()
 	b, _, expiry, err := c.encode(v, negative, ttl, delta, stamps)
 	if err != nil {
 		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill", Key: key, Err: err})
@@ -228,7 +235,9 @@ func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V],
 	deadline := start.Add(c.o.FillWait)
 	backoff := 2 * time.Millisecond
 	for {
-		ok, err := c.s.SetNX(ctx, lk, token, c.o.FillLockTTL)
+		rctx, cancel := c.redisCtx(ctx)
+		ok, err := c.s.SetNX(rctx, lk, token, c.o.FillLockTTL)
+		cancel()
 		if err != nil {
 			c.emit(Event{Tier: TierRedis, Kind: Error, Op: "fill_lock", Key: key, Err: err})
 			return e, false, noop
@@ -270,6 +279,8 @@ func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V],
 
 // readFilled reads a valid entry, quietly.
 func (c *Cache[V]) readFilled(ctx context.Context, key, fk string) (Entry[V], bool) {
+	ctx, cancel := c.redisCtx(ctx)
+	defer cancel()
 	l, err := c.fetch(ctx, "fill_lock", key, fk)
 	if err != nil || l.state != stateHit {
 		return Entry[V]{}, false

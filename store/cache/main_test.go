@@ -22,7 +22,9 @@ func newStore(t *testing.T) (*redistest.Server, *goredis.Store) {
 // storeFor returns one more client (a separate instance) on srv.
 func storeFor(t *testing.T, srv *redistest.Server) *goredis.Store {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	// ContextTimeoutEnabled: go-redis ignores context deadlines on
+	// sockets without it (its default), and waits for its own timeouts.
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	return goredis.New(c)
 }
