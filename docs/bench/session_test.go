@@ -39,7 +39,14 @@ func benchPool(addr string, size int) *redigo.Pool {
 // scs/redisstore on redigo and through rediware's session.Manager on
 // go-redis (with and without auto-pipelining) and on redigo, with 1 client
 // and with 64 concurrent clients, against one redis-server.
-func BenchmarkSession(b *testing.B) {
+func BenchmarkSession(b *testing.B) { benchSession(b, false) }
+
+// BenchmarkSessionWrite is BenchmarkSession with a request that changes
+// the logged-in session every time (a read and a save each). rediware's
+// save of a logged-in session is two calls (user index, then session).
+func BenchmarkSessionWrite(b *testing.B) { benchSession(b, true) }
+
+func benchSession(b *testing.B, write bool) {
 	srv := redistest.Start(b)
 	const conns = 64
 
@@ -80,7 +87,7 @@ func BenchmarkSession(b *testing.B) {
 		for _, tc := range cases {
 			b.Run(tc.name+"/clients="+strconv.Itoa(clients), func(b *testing.B) {
 				h := tc.mw.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.URL.Path == "/login" {
+					if r.URL.Path == "/login" || write {
 						tc.mw.put(r.Context(), "user-42")
 					}
 					io.WriteString(w, tc.mw.get(r.Context()))
