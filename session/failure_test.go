@@ -152,3 +152,24 @@ func TestLoadAndSave_redis_restarted_gives_fresh_session(t *testing.T) {
 		t.Fatalf("status %d body %q", res.StatusCode, got)
 	}
 }
+
+func TestLoadAndSave_Lock_redis_down_ContinueWithoutSession(t *testing.T) {
+	srv, _, s := newRedis(t)
+	h := app(session.NewManager(s, session.Config{Lock: true, ContinueWithoutSession: true}))
+	tok := newSession(t, h, "x")
+	srv.Kill()
+	res := do(t, h, "GET", "/get", tok)
+	if got := body(t, res); res.StatusCode != 200 || got != "" {
+		t.Fatalf("status %d body %q: want the handler with an empty session", res.StatusCode, got)
+	}
+}
+
+func TestLoadAndSave_Lock_redis_down_answers_503(t *testing.T) {
+	srv, _, s := newRedis(t)
+	h := app(session.NewManager(s, session.Config{Lock: true}))
+	tok := newSession(t, h, "x")
+	srv.Kill()
+	if res := do(t, h, "GET", "/get", tok); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", res.StatusCode)
+	}
+}

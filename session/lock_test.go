@@ -13,15 +13,15 @@ import (
 )
 
 // incrApp increments a counter in the session. Each request waits (up to
-// 300ms) for the other one to have loaded the session too, which makes a
+// wait) for the other one to have loaded the session too, which makes a
 // lost update certain when nothing serialises them.
-func incrApp(m *session.Manager) http.Handler {
+func incrApp(m *session.Manager, wait time.Duration) http.Handler {
 	var arrived atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/incr", func(w http.ResponseWriter, r *http.Request) {
 		n := m.GetInt(r.Context(), "n")
 		arrived.Add(1)
-		for deadline := time.Now().Add(300 * time.Millisecond); arrived.Load() < 2 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(wait); arrived.Load() < 2 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 		m.Put(r.Context(), "n", n+1)
@@ -36,9 +36,9 @@ func incrApp(m *session.Manager) http.Handler {
 	return m.LoadAndSave(mux)
 }
 
-func concurrentIncrements(t *testing.T, m *session.Manager) string {
+func concurrentIncrements(t *testing.T, m *session.Manager, wait time.Duration) string {
 	t.Helper()
-	h := incrApp(m)
+	h := incrApp(m, wait)
 	tok := sessionCookie(do(t, h, "GET", "/start", "")).Value
 	var wg sync.WaitGroup
 	for range 2 {
@@ -54,14 +54,14 @@ func concurrentIncrements(t *testing.T, m *session.Manager) string {
 
 func TestLoadAndSave_without_lock_loses_a_concurrent_update(t *testing.T) {
 	_, _, s := newRedis(t)
-	if got := concurrentIncrements(t, session.New(s)); got != "1" {
+	if got := concurrentIncrements(t, session.New(s), 5*time.Second); got != "1" {
 		t.Fatalf("n = %s; this test expects the lost update (n = 1) without the lock", got)
 	}
 }
 
 func TestLoadAndSave_Lock_prevents_the_lost_update(t *testing.T) {
 	_, c, s := newRedis(t)
-	if got := concurrentIncrements(t, session.NewManager(s, session.Config{Lock: true})); got != "2" {
+	if got := concurrentIncrements(t, session.NewManager(s, session.Config{Lock: true}), 300*time.Millisecond); got != "2" {
 		t.Fatalf("n = %s, want 2 with the lock", got)
 	}
 	if keys := c.Keys(t.Context(), "scs:lock:*").Val(); len(keys) != 0 {

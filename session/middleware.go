@@ -11,6 +11,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/rediware/rediware/middleware"
+	"github.com/rediware/rediware/store"
 )
 
 // LoadAndSave is the session middleware. It loads the session named by the
@@ -45,16 +46,22 @@ func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 		st := &reqState{}
 		base := context.WithValue(r.Context(), stateKey{}, st)
 
+		var err error
 		if m.cfg.Lock && token != "" {
-			unlock, err := m.lock(base, token)
-			if err != nil {
+			var unlock func()
+			unlock, err = m.lock(base, token)
+			if err == nil {
+				defer unlock()
+			} else if !errors.Is(err, store.ErrUnavailable) || !m.cfg.ContinueWithoutSession {
 				m.errorFunc(w, r, err)
 				return
 			}
-			defer unlock()
 		}
 
-		ctx, err := m.load(base, st, token)
+		var ctx context.Context
+		if err == nil {
+			ctx, err = m.load(base, st, token)
+		}
 		noSave := false
 		if err != nil {
 			if !m.cfg.ContinueWithoutSession {
