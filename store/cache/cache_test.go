@@ -237,7 +237,7 @@ func TestGetOrLoad_fill_lock_loads_once_across_instances(t *testing.T) {
 		return 42, nil
 	}
 	rec := &recorder{}
-	a := cache.New(s1, cache.Options[int]{FillLock: true})
+	a := cache.New(s1, cache.Options[int]{FillLock: true, Hook: rec.hook})
 	b := cache.New(s2, cache.Options[int]{FillLock: true, Hook: rec.hook})
 	var wg sync.WaitGroup
 	for _, c := range []*cache.Cache[int]{a, b, a, b} {
@@ -253,7 +253,7 @@ func TestGetOrLoad_fill_lock_loads_once_across_instances(t *testing.T) {
 		t.Fatalf("loader ran %d times across two instances, want 1", n)
 	}
 	if rec.count("redis:lock_wait")+rec.count("redis:hit") == 0 {
-		t.Fatalf("instance b neither waited for the fill nor hit: %v", rec.events)
+		t.Fatalf("the instance that did not load neither waited for the fill nor hit: %v", rec.events)
 	}
 }
 
