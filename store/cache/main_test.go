@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/goredis"
 )
 
@@ -52,3 +53,5 @@ func (r *recorder) count(name string) int {
 	}
 	return n
 }
+
+func redisSlot(key string) int { return store.Slot(key) }
