@@ -146,23 +146,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveUnsafe(w, r)
 		return
 	}
-	if h.pol.route.Bypass || r.Header.Get("Upgrade") != "" {
+	if h.pol.route.Bypass || hget(r.Header, "Upgrade") != "" {
 		c.setStatus(w.Header(), "fwd=bypass")
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	ccLines := r.Header.Values("Cache-Control")
+	ccLines := r.Header["Cache-Control"]
 	rcc := cachecontrol.Parse(ccLines)
-	if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header.Values("Pragma")) {
+	if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {
 		rcc.NoCache = true
 	}
-	if rcc.NoStore || r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" || r.Header.Get("If-Range") != "" {
+	if rcc.NoStore || hget(r.Header, "If-Match") != "" || hget(r.Header, "If-Unmodified-Since") != "" || hget(r.Header, "If-Range") != "" {
 		c.setStatus(w.Header(), "fwd=request")
 		h.next.ServeHTTP(w, r)
 		return
 	}
 	pk := c.primaryKey(r, h.pol.route)
-	auth := r.Header.Get("Authorization") != ""
+	auth := hget(r.Header, "Authorization") != ""
 	now := time.Now()
 	lr, err := c.lookup(r.Context(), r, pk)
 	if err != nil {
@@ -277,7 +277,7 @@ func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 	}
 	body := e.Body
 	code := e.Status
-	if rg := r.Header.Get("Range"); rg != "" && code == http.StatusOK && r.Header.Get("If-Range") == "" {
+	if rg := hget(r.Header, "Range"); rg != "" && code == http.StatusOK && hget(r.Header, "If-Range") == "" {
 		if start, end, ok := singleRange(rg, len(body)); ok {
 			hdr["Content-Range"] = []string{"bytes " + strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + "/" + strconv.Itoa(len(body))}
 			body, code = body[start:end], http.StatusPartialContent
@@ -329,10 +329,10 @@ func singleRange(v string, n int) (int, int, bool) {
 // notModified evaluates If-None-Match, or else If-Modified-Since, against
 // the stored response (RFC 9110 section 13.2.2, RFC 9111 section 4.3.2).
 func notModified(r *http.Request, e *entry) bool {
-	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
-		return cachecontrol.MatchNone(inm, e.Header.Get("ETag"))
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return cachecontrol.MatchNone(inm, e.etag)
 	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+	if ims := hget(r.Header, "If-Modified-Since"); ims != "" {
 		t, ok := cachecontrol.ParseHTTPDate(ims)
 		return ok && !e.lastModified().After(t)
 	}
@@ -437,7 +437,7 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 	if _, ok := e.Header["Date"]; !ok {
 		e.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
 	}
-	e.cc = cc
+	e.derive()
 	ttl, ok := h.storeTTL(e, respTime)
 	return e, ttl, ok
 }
@@ -597,7 +597,7 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 	for _, f := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
 		delete(out.Header, f)
 	}
-	if et := e.Header.Get("ETag"); et != "" {
+	if et := e.etag; et != "" {
 		// Send the validator exactly as the origin sent it when it is a
 		// well-formed entity-tag (origins compare strings); quote it
 		// otherwise.
@@ -607,7 +607,7 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 			out.Header.Set("If-None-Match", t.String())
 		}
 	}
-	if lm := e.Header.Get("Last-Modified"); lm != "" {
+	if lm := hget(e.Header, "Last-Modified"); lm != "" {
 		out.Header.Set("If-Modified-Since", lm)
 	}
 	auth := r.Header.Get("Authorization") != ""

@@ -27,8 +27,9 @@ const (
 	flagDeflate = 1 << 0 // body compressed with DEFLATE
 	flagAuthOK  = 1 << 1 // response to an Authorization request, allowed by its directives
 
-	// compressMin is the smallest body worth compressing.
-	compressMin = 1024
+	// compressMin is the smallest body worth compressing: below it the
+	// CPU spent inflating on every hit outweighs the bytes saved.
+	compressMin = 4096
 )
 
 // entry is one stored response, with what the freshness and age
@@ -46,9 +47,14 @@ type entry struct {
 	VaryFields []string
 	VaryValues []string
 
-	// Derived on decode, not encoded.
-	cc   cachecontrol.Directives
-	size int // encoded size, for the local tier
+	// Derived on decode (see derive), not encoded.
+	cc                  cachecontrol.Directives
+	etag                string
+	date, expires, lm   time.Time
+	hasDate, hasExpires bool
+	expiresOK, lmOK     bool
+	hasLM               bool
+	size                int // encoded size, for the local tier
 }
 
 // varyIndex is what the primary key holds for a response that has Vary:
@@ -59,7 +65,26 @@ type varyIndex struct {
 	Nonce  string
 }
 
-func (e *entry) derive() { e.cc = cachecontrol.Parse(e.Header.Values("Cache-Control")) }
+// derive parses, once per decoded entry, the fields the hit path needs.
+func (e *entry) derive() {
+	e.cc = cachecontrol.Parse(e.Header["Cache-Control"])
+	e.etag = hget(e.Header, "Etag")
+	e.date, e.hasDate = cachecontrol.ParseHTTPDate(hget(e.Header, "Date"))
+	_, e.hasExpires = e.Header["Expires"]
+	e.expires, e.expiresOK = cachecontrol.ParseHTTPDate(hget(e.Header, "Expires"))
+	lm := hget(e.Header, "Last-Modified")
+	e.hasLM = lm != ""
+	e.lm, e.lmOK = cachecontrol.ParseHTTPDate(lm)
+}
+
+// hget is Header.Get for a key already in canonical form, without
+// canonicalising it again on every call.
+func hget(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 type encoder struct{ b []byte }
 
@@ -73,6 +98,8 @@ func (w *encoder) strs(ss []string) {
 		w.str(s)
 	}
 }
+
+var inflaters sync.Pool // of flate readers
 
 var flaters = sync.Pool{New: func() any {
 	fw, _ := flate.NewWriter(nil, flate.BestSpeed)
@@ -88,7 +115,7 @@ func encodeEntry(e *entry) []byte {
 	if e.AuthOK {
 		flags |= flagAuthOK
 	}
-	if len(body) >= compressMin && e.Header.Get("Content-Encoding") == "" {
+	if len(body) >= compressMin && hget(e.Header, "Content-Encoding") == "" {
 		var buf bytes.Buffer
 		fw := flaters.Get().(*flate.Writer)
 		fw.Reset(&buf)
@@ -237,8 +264,14 @@ func decodeRecord(b []byte) (any, error) {
 		return nil, errCorrupt
 	}
 	if flags&flagDeflate != 0 {
-		fr := flate.NewReader(bytes.NewReader(body))
+		fr, _ := inflaters.Get().(io.ReadCloser)
+		if fr == nil {
+			fr = flate.NewReader(bytes.NewReader(body))
+		} else {
+			_ = fr.(flate.Resetter).Reset(bytes.NewReader(body), nil)
+		}
 		out, err := io.ReadAll(fr)
+		inflaters.Put(fr)
 		if err != nil {
 			return nil, errCorrupt
 		}

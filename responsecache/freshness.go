@@ -20,8 +20,8 @@ func heuristicStatus(code int) bool {
 // dateValue returns the Date of the response, or its response_time when
 // Date is missing or invalid.
 func (e *entry) dateValue() time.Time {
-	if d, ok := cachecontrol.ParseHTTPDate(e.Header.Get("Date")); ok {
-		return d
+	if e.hasDate {
+		return e.date
 	}
 	return e.RespTime
 }
@@ -37,20 +37,18 @@ func (e *entry) lifetime(p *policy) time.Duration {
 		lt = cc.SMaxAge
 	case cc.HasMaxAge:
 		lt = cc.MaxAge
-	case len(e.Header.Values("Expires")) > 0:
-		exp, ok := cachecontrol.ParseHTTPDate(e.Header.Get("Expires"))
-		if !ok {
+	case e.hasExpires:
+		if !e.expiresOK {
 			return 0 // an invalid Expires, such as "0", is in the past
 		}
-		lt = exp.Sub(e.dateValue())
+		lt = e.expires.Sub(e.dateValue())
 	case p.defaultTTL > 0:
 		lt = p.defaultTTL
 	case p.heuristic && (heuristicStatus(e.Status) || cc.Public):
-		lm, ok := cachecontrol.ParseHTTPDate(e.Header.Get("Last-Modified"))
-		if !ok {
+		if !e.lmOK {
 			return 0
 		}
-		lt = e.dateValue().Sub(lm) / 10
+		lt = e.dateValue().Sub(e.lm) / 10
 		if lt > p.heuristicMax {
 			lt = p.heuristicMax
 		}
@@ -94,14 +92,14 @@ func (e *entry) mayServeStale() bool {
 
 // hasValidator reports whether the entry can be revalidated.
 func (e *entry) hasValidator() bool {
-	return e.Header.Get("ETag") != "" || e.Header.Get("Last-Modified") != ""
+	return e.etag != "" || e.hasLM
 }
 
 // lastModified is the time used to answer If-Modified-Since (RFC 9111
 // section 4.3.2): Last-Modified, else Date, else response_time.
 func (e *entry) lastModified() time.Time {
-	if lm, ok := cachecontrol.ParseHTTPDate(e.Header.Get("Last-Modified")); ok {
-		return lm
+	if e.lmOK {
+		return e.lm
 	}
 	return e.dateValue()
 }

@@ -63,7 +63,7 @@ func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
 		// URLs but that are not in the key are the classic cache
 		// poisoning vector: a request carrying one gets entries of its own.
 		for _, h := range poisonHeaders {
-			if vs := r.Header.Values(h); len(vs) > 0 {
+			if vs := r.Header[h]; len(vs) > 0 {
 				b.WriteString("\x00u:")
 				b.WriteString(h)
 				b.WriteByte('=')
