@@ -89,3 +89,19 @@ func TestLoadAndSave_save_of_logged_in_session_is_one_script_on_a_single_node(t 
 		t.Fatalf("ran %v; want get=1 and one script (session and index together)", calls)
 	}
 }
+
+func TestLoadAndSave_malformed_cookie_never_reaches_redis(t *testing.T) {
+	_, c, s := newRedis(t)
+	h := app(session.NewManager(s, session.Config{Lock: true}))
+	c.ConfigResetStat(t.Context())
+	for _, bad := range []string{"x", strings.Repeat("A", 8<<10), "*", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="} {
+		if res := do(t, h, "GET", "/get", bad); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	calls := commandCalls(t, c)
+	delete(calls, "config|resetstat")
+	if len(calls) != 0 {
+		t.Fatalf("malformed cookies ran %v", calls)
+	}
+}

@@ -38,6 +38,13 @@
 //	})
 //	http.ListenAndServe(":8080", sessions.LoadAndSave(mux))
 //
+// Failure policy: a bad, unknown, expired or revoked cookie gives a fresh
+// empty session, never an error. When Redis is unavailable the
+// Config.ErrorFunc answers (by default 503 application/problem+json), or
+// with Config.ContinueWithoutSession the request runs with an empty session
+// that is never saved. No call outlives the request's context or
+// Config.Timeout (build go-redis clients with ContextTimeoutEnabled).
+//
 // Migrating from scs with scs/redisstore is one line: replace
 // scs.New() + redisstore.New(pool) by session.New(store), keeping the
 // cookie name ("session") and prefix ("scs:session:") defaults.
