@@ -103,9 +103,11 @@ func (m *Manager) load(base context.Context, st *reqState, token string) (contex
 		if !st.found {
 			return nil, err // the store failed
 		}
-		// The stored bytes do not decode: treat as no session, and drop them.
+		// The stored bytes do not decode: this request gets a fresh session.
+		// The key is left alone: during a rolling deploy an older instance
+		// may not know a type that a newer one registered with gob, and must
+		// not log those users out.
 		m.logger.WarnContext(base, "session: undecodable session data", "err", err)
-		m.dropExpired(base, token)
 		*st = reqState{}
 		return m.SessionManager.Load(base, "")
 	}
