@@ -40,7 +40,7 @@ func TestConformance_miniredis(t *testing.T) {
 
 // realPool is a pool like the one Open builds, with a short read timeout
 // so that nothing in the tests can hang.
-func realPool(t *testing.T, addr string) *redis.Pool {
+func realPool(t testing.TB, addr string) *redis.Pool {
 	p := &redis.Pool{
 		DialContext: func(ctx context.Context) (redis.Conn, error) {
 			return redis.DialContext(ctx, "tcp", addr,
