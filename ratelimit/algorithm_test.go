@@ -143,52 +143,61 @@ func TestLocalFallback_matches_redis(t *testing.T) {
 	for _, alg := range []ratelimit.Algorithm{ratelimit.FixedWindow, ratelimit.SlidingWindowLog,
 		ratelimit.SlidingWindowCounter, ratelimit.TokenBucket, ratelimit.GCRA} {
 		t.Run(alg.String(), func(t *testing.T) {
-			opts := ratelimit.Options{
+			compareWithFallback(t, live, dead, rng, ratelimit.Options{
 				Limits: []ratelimit.Limit{
 					ratelimit.Per(7, 700*time.Millisecond).WithAlgorithm(alg).WithBurst(4).WithName("short"),
 					ratelimit.Per(20, 3*time.Second).WithAlgorithm(alg).WithName("long"),
 				},
 				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
-			}
-			rl, rc := newLimiter(t, live, opts)
-			ll, lc := newLimiter(t, dead, opts)
-			// Open the breaker first: the failed dial takes real time, and
-			// the keys' TTLs in Redis run in real time.
-			if _, err := ll.AllowN(t.Context(), "warm-up", 0); err != nil {
-				t.Fatal(err)
-			}
-			now := base
-			for i := range 400 {
-				now = now.Add(time.Duration(rng.IntN(120_000)) * us)
-				rc.set(now)
-				lc.set(now)
-				n := rng.IntN(3)
-				a, err := rl.AllowN(t.Context(), "k", n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := ll.AllowN(t.Context(), "k", n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if b.Source != ratelimit.SourceLocal {
-					t.Fatalf("fallback source %v", b.Source)
-				}
-				for j := range a.Policies {
-					pa, pb := a.Policies[j], b.Policies[j]
-					if pa.Allowed != pb.Allowed || pa.Remaining != pb.Remaining ||
-						absDiff(pa.RetryAfter, pb.RetryAfter) > us || absDiff(pa.ResetAfter, pb.ResetAfter) > us {
-						t.Fatalf("request %d (n=%d) policy %s: redis %+v, local %+v", i, n, pa.Limit.Name, pa, pb)
-					}
-				}
-				if testing.Verbose() && i < 3 {
-					t.Logf("%d n=%d redis %+v local %+v", i, n, a.Policies, b.Policies)
-				}
-				if a.Allowed != b.Allowed {
-					t.Fatalf("request %d: redis allowed=%v, local %v", i, a.Allowed, b.Allowed)
-				}
-			}
+			})
+			// One policy: GCRA takes the script's fast path (gcra.lua).
+			compareWithFallback(t, live, dead, rng, ratelimit.Options{
+				Name:    "single",
+				Limits:  []ratelimit.Limit{ratelimit.Per(5, 900*time.Millisecond).WithAlgorithm(alg).WithBurst(3)},
+				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
+			})
 		})
+	}
+}
+
+// compareWithFallback drives the script (on live) and the fallback (on dead)
+// with the same random requests and requires identical results.
+func compareWithFallback(t *testing.T, live, dead store.Store, rng *rand.Rand, opts ratelimit.Options) {
+	t.Helper()
+	rl, rc := newLimiter(t, live, opts)
+	ll, lc := newLimiter(t, dead, opts)
+	// Open the breaker first: the failed dial takes real time, and the keys'
+	// TTLs in Redis run in real time.
+	if _, err := ll.AllowN(t.Context(), "warm-up", 0); err != nil {
+		t.Fatal(err)
+	}
+	now := base
+	for i := range 400 {
+		now = now.Add(time.Duration(rng.IntN(120_000)) * us)
+		rc.set(now)
+		lc.set(now)
+		n := rng.IntN(3)
+		a, err := rl.AllowN(t.Context(), "k", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ll.AllowN(t.Context(), "k", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Source != ratelimit.SourceLocal {
+			t.Fatalf("fallback source %v", b.Source)
+		}
+		for j := range a.Policies {
+			pa, pb := a.Policies[j], b.Policies[j]
+			if pa.Allowed != pb.Allowed || pa.Remaining != pb.Remaining ||
+				absDiff(pa.RetryAfter, pb.RetryAfter) > us || absDiff(pa.ResetAfter, pb.ResetAfter) > us {
+				t.Fatalf("request %d (n=%d) policy %s: redis %+v, local %+v", i, n, pa.Limit.Name, pa, pb)
+			}
+		}
+		if a.Allowed != b.Allowed {
+			t.Fatalf("request %d: redis allowed=%v, local %v", i, a.Allowed, b.Allowed)
+		}
 	}
 }
 

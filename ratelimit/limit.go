@@ -140,6 +140,11 @@ func (l Limit) normalise() (Limit, error) {
 	if l.Algorithm > SlidingWindowCounter {
 		return l, fmt.Errorf("%w: unknown algorithm %d", ErrInvalidLimit, l.Algorithm)
 	}
+	if l.Algorithm == GCRA && l.Period/time.Duration(l.Rate) < time.Microsecond {
+		// The script keeps GCRA's theoretical arrival time in float64
+		// microseconds since the epoch, exact to a quarter microsecond.
+		return l, fmt.Errorf("%w: GCRA needs Period/Rate of at least 1µs (at most 1e6 per second); use TokenBucket", ErrInvalidLimit)
+	}
 	if l.Burst == 0 || (l.Algorithm != GCRA && l.Algorithm != TokenBucket) {
 		l.Burst = l.Rate
 	}

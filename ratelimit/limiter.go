@@ -17,6 +17,14 @@ var allowLua string
 
 var allowScript = store.NewScript(allowLua)
 
+// gcra.lua is the same decision for a limiter with a single GCRA policy
+// (the default configuration), with less Lua to run.
+//
+//go:embed gcra.lua
+var gcraLua string
+
+var gcraScript = store.NewScript(gcraLua)
+
 var (
 	// ErrInvalidCost is returned by AllowN for a negative cost.
 	ErrInvalidCost = errors.New("ratelimit: invalid cost")
@@ -111,6 +119,7 @@ type Limiter struct {
 	timeout  time.Duration
 	local    *localLimiter
 	hook     func(Decision)
+	script   *store.Script
 
 	bufs sync.Pool // *evalBuf
 
@@ -187,6 +196,10 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 			strconv.Itoa(lim.Rate),
 			strconv.FormatInt(lim.Period.Microseconds(), 10),
 			strconv.Itoa(lim.Burst))
+	}
+	l.script = allowScript
+	if len(l.limits) == 1 && l.limits[0].Algorithm == GCRA {
+		l.script = gcraScript
 	}
 	max := opts.LocalMaxKeys
 	if max <= 0 {
@@ -317,7 +330,7 @@ func (l *Limiter) eval(ctx context.Context, b *evalBuf, n int, res *Result) erro
 		ctx, cancel = context.WithTimeout(ctx, l.timeout)
 		defer cancel()
 	}
-	v, err := l.s.Eval(ctx, allowScript, b.keys, b.args...)
+	v, err := l.s.Eval(ctx, l.script, b.keys, b.args...)
 	if err != nil {
 		return err
 	}
