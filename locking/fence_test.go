@@ -19,7 +19,7 @@ func TestFencedSet_rejects_a_holder_whose_lock_expired(t *testing.T) {
 	if err := locking.FencedSet(ctx, s, "report:data", []byte("old v1"), old.Fence(), 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond) // "GC pause": the lock expires
+	waitGone(t, s, "{lock:report}:owner") // a "GC pause": the lock expires
 	next, err := lk.Obtain(ctx, "report", time.Second, nil)
 	if err != nil {
 		t.Fatal(err)

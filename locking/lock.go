@@ -22,7 +22,7 @@ type Lock struct {
 	fence    int64
 	ttl      time.Duration
 	maxHold  time.Duration
-	pending  *sync.WaitGroup // Redlock acquires still in flight
+	acquired []chan struct{} // Redlock: closed once node i answered the acquire
 
 	obtained time.Time
 
@@ -144,7 +144,7 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 	}
 	ttls := make([]time.Duration, 0, len(l.lk.nodes))
 	var mu sync.Mutex
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, pttlScript, []string{l.owner}, l.value)
 		if err != nil {
 			return false, err
@@ -184,7 +184,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	begin := time.Now()
 	ms := ttl.Milliseconds()
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, extendScript, []string{l.owner}, l.value, ms)
 		return err == nil && v == int64(1), err
 	})
@@ -224,10 +224,15 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.released = true
 	l.mu.Unlock()
 	l.lose(errReleased)
-	if l.pending != nil {
-		l.pending.Wait() // so that no straggling acquire lands after the release
-	}
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+		if l.acquired != nil {
+			// A straggling acquire must not land after this node's release.
+			select {
+			case <-l.acquired[i]:
+			case <-ctx.Done():
+				return false, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+			}
+		}
 		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
 		return err == nil && v == int64(1), err
 	})

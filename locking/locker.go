@@ -172,21 +172,36 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 	ttlMs := ttl.Milliseconds()
 
 	var timer *time.Timer
+	var holder time.Duration // as last seen
+	var seen time.Time
+	busy := func(attempts int, err error) error {
+		left := holder
+		if left > 0 {
+			left = max(holder-time.Since(seen), time.Millisecond)
+		}
+		return &NotObtainedError{Key: key, HolderTTL: left, Attempts: attempts, Err: err}
+	}
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, &NotObtainedError{Key: key, Attempts: attempt - 1, Err: err}
+			return nil, busy(attempt-1, err)
 		}
-		holder, err := lk.attempt(ctx, l, ttlMs)
+		h, err := lk.attempt(ctx, l, ttlMs)
 		if err != nil {
+			if attempt > 1 && ctx.Err() != nil {
+				// The wait ran out during a retry: report the lock as busy,
+				// as it was when last seen.
+				return nil, busy(attempt-1, ctx.Err())
+			}
 			return nil, err
 		}
+		holder, seen = h, time.Now()
 		if holder < 0 { // obtained
 			l.start(ctx, o.Watchdog)
 			return l, nil
 		}
 		wait, ok := o.Retry.Backoff(attempt)
 		if !ok {
-			return nil, &NotObtainedError{Key: key, HolderTTL: holder, Attempts: attempt}
+			return nil, busy(attempt, nil)
 		}
 		if holder > 0 && wait > holder {
 			wait = holder // the holder's key expires by then
@@ -199,7 +214,7 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &NotObtainedError{Key: key, HolderTTL: holder, Attempts: attempt, Err: ctx.Err()}
+			return nil, busy(attempt, ctx.Err())
 		case <-timer.C:
 		}
 	}
@@ -252,6 +267,12 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 	if len(lk.nodes) == 1 {
 		r := acquireNode(ctx, lk.nodes[0], 0, l, ttlMs)
 		if r.err != nil {
+			if errors.Is(r.err, store.ErrUnavailable) {
+				// The SET may have been applied before the connection
+				// failed or the context ended: undo it in the background,
+				// so the key does not stay locked for the whole TTL.
+				go lk.releaseAll(l)
+			}
 			return 0, fmt.Errorf("locking: obtain %q: %w", l.key, r.err)
 		}
 		if r.fence <= 0 {
@@ -269,10 +290,13 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 
 	n := len(lk.nodes)
 	ch := make(chan nodeAcquire, n)
-	wg := new(sync.WaitGroup)
+	var wg sync.WaitGroup
 	timeout := lk.nodeTimeout(l.ttl)
+	acquired := make([]chan struct{}, n) // closed when node i has answered
 	for i, s := range lk.nodes {
+		acquired[i] = make(chan struct{})
 		wg.Go(func() {
+			defer close(acquired[i])
 			nctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			ch <- acquireNode(nctx, s, i, l, ttlMs)
@@ -307,7 +331,7 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 		if validity > 0 {
 			l.fence = fence
 			l.validUntil = begin.Add(validity)
-			l.pending = wg // Release waits for stragglers first
+			l.acquired = acquired // a node's release waits for its acquire
 			return -1, nil
 		}
 	}
@@ -315,6 +339,17 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 	// context that the caller's cancellation cannot cut short.
 	wg.Wait()
 	lk.releaseAll(l)
+	for len(ch) > 0 { // tally the answers not read above
+		switch r := <-ch; {
+		case r.err != nil:
+			errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
+		case r.fence > 0:
+			won++
+		default:
+			busy++
+			holder = max(holder, r.holder)
+		}
+	}
 	if won+busy < lk.quorum && len(errs) > 0 {
 		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(errs), n, errors.Join(errs...))
 	}
@@ -329,7 +364,7 @@ const releaseTimeout = 2 * time.Second
 func (lk *Locker) releaseAll(l *Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	lk.each(ctx, releaseTimeout, true, func(ctx context.Context, s store.Store) (bool, error) {
+	lk.each(ctx, releaseTimeout, true, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
 		return err == nil && v == int64(1), err
 	})
@@ -341,9 +376,9 @@ func (lk *Locker) releaseAll(l *Lock) {
 // a release or extension is not left half done); each returns as soon as
 // the outcome is decided (a quorum reported true, or can no longer), unless
 // all is set, or when ctx is done.
-func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn func(context.Context, store.Store) (bool, error)) (int, []error) {
+func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {
 	if len(lk.nodes) == 1 {
-		ok, err := fn(ctx, lk.nodes[0])
+		ok, err := fn(ctx, 0, lk.nodes[0])
 		if err != nil {
 			return 0, []error{err}
 		}
@@ -364,7 +399,7 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 		go func() {
 			nctx, cancel := context.WithTimeout(base, timeout)
 			defer cancel()
-			ok, err := fn(nctx, s)
+			ok, err := fn(nctx, i, s)
 			ch <- res{i, ok, err}
 		}()
 	}

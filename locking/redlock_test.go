@@ -31,18 +31,18 @@ func TestRedlock_excludes_a_second_holder(t *testing.T) {
 	if lk.Quorum() != 2 {
 		t.Fatalf("quorum = %d", lk.Quorum())
 	}
-	l, err := lk.Obtain(ctx, "job", time.Second, nil)
+	l, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.Fence() <= 0 || l.ValidUntil().Before(time.Now()) {
 		t.Fatalf("fence %d, valid until %v", l.Fence(), l.ValidUntil())
 	}
-	if _, err := lk.Obtain(ctx, "job", time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
+	if _, err := lk.Obtain(ctx, "job", 5*time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
 		t.Fatalf("second Obtain = %v", err)
 	}
 	ttl, err := l.TTL(ctx)
-	if err != nil || ttl <= 0 || ttl > time.Second {
+	if err != nil || ttl <= 0 || ttl > 5*time.Second {
 		t.Fatalf("TTL = %v, %v", ttl, err)
 	}
 	if err := l.Extend(ctx, 2*time.Second); err != nil {
@@ -51,7 +51,7 @@ func TestRedlock_excludes_a_second_holder(t *testing.T) {
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := lk.Obtain(ctx, "job", time.Second, nil)
+	l2, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
 	if err != nil {
 		t.Fatalf("Obtain after Release = %v", err)
 	}
@@ -62,11 +62,11 @@ func TestRedlock_one_of_three_down_still_obtains(t *testing.T) {
 	srvs, lk := redlock(t, 3)
 	srvs[1].Kill()
 	ctx := t.Context()
-	l, err := lk.Obtain(ctx, "job", time.Second, nil)
+	l, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lk.Obtain(ctx, "job", time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
+	if _, err := lk.Obtain(ctx, "job", 5*time.Second, nil); !errors.Is(err, locking.ErrNotObtained) {
 		t.Fatalf("second Obtain with one node down = %v", err)
 	}
 	if err := l.Extend(ctx, time.Second); err != nil {
@@ -81,7 +81,7 @@ func TestRedlock_two_of_three_down_fails_unavailable(t *testing.T) {
 	srvs, lk := redlock(t, 3)
 	srvs[0].Kill()
 	srvs[2].Kill()
-	_, err := lk.Obtain(t.Context(), "job", time.Second, nil)
+	_, err := lk.Obtain(t.Context(), "job", 5*time.Second, nil)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Obtain = %v, want store.ErrUnavailable", err)
 	}
@@ -103,7 +103,7 @@ func TestRedlock_failed_attempt_is_undone_on_every_node(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := lk.Obtain(ctx, "job", time.Second, nil)
+	_, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
 	if !errors.Is(err, locking.ErrNotObtained) {
 		t.Fatalf("Obtain = %v", err)
 	}
@@ -122,7 +122,7 @@ func TestRedlock_failed_attempt_is_undone_even_if_caller_context_is_cancelled(t 
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	_, err := lk.Obtain(ctx, "job", time.Second, &locking.ObtainOptions{
+	_, err := lk.Obtain(ctx, "job", 5*time.Second, &locking.ObtainOptions{
 		Retry: locking.RetryFunc(func(int) (time.Duration, bool) { cancel(); return time.Second, true }),
 	})
 	if !errors.Is(err, locking.ErrNotObtained) || !errors.Is(err, context.Canceled) {

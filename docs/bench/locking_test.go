@@ -169,36 +169,60 @@ func BenchmarkRedlock(b *testing.B) {
 		rsgoredis.NewPool(lockBenchClient(b, srvs[2].Addr())),
 	)
 	ctx := context.Background()
-	for _, c := range []struct {
-		name string
-		lk   *locking.Locker
-	}{{"rediware/single", single}, {"rediware/redlock3", red3}} {
+	rediware := func(lk *locking.Locker) func(context.Context, string) error {
+		return func(ctx context.Context, key string) error {
+			l, err := lk.Obtain(ctx, key, lockBenchTTL, nil)
+			if err != nil {
+				return err
+			}
+			return l.Release(ctx)
+		}
+	}
+	rsync := func(rs *redsync.Redsync) func(context.Context, string) error {
+		return func(ctx context.Context, key string) error {
+			m := rs.NewMutex(key, redsync.WithExpiry(lockBenchTTL), redsync.WithTries(1))
+			if err := m.LockContext(ctx); err != nil {
+				return err
+			}
+			if ok, err := m.UnlockContext(ctx); !ok || err != nil {
+				return fmt.Errorf("unlock: %v %w", ok, err)
+			}
+			return nil
+		}
+	}
+	cases := []lockBenchCase{
+		{"rediware-single", rediware(single)},
+		{"rediware-redlock3", rediware(red3)},
+		{"redsync-single", rsync(rsSingle)},
+		{"redsync-redlock3", rsync(rs3)},
+	}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				l, err := c.lk.Obtain(ctx, "bench:redlock", lockBenchTTL, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := l.Release(ctx); err != nil {
+				if err := c.op(ctx, "bench:redlock:"+c.name); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
-	for _, c := range []struct {
-		name string
-		rs   *redsync.Redsync
-	}{{"redsync/single", rsSingle}, {"redsync/redlock3", rs3}} {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				m := c.rs.NewMutex("bench:redsync", redsync.WithExpiry(lockBenchTTL), redsync.WithTries(1))
-				if err := m.LockContext(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if ok, err := m.UnlockContext(ctx); !ok || err != nil {
-					b.Fatal(fmt.Errorf("unlock: %v %w", ok, err))
-				}
+	// The same, interleaved in one loop so that every case sees the same
+	// machine load (see BenchmarkLockInterleaved).
+	b.Run("interleaved", func(b *testing.B) {
+		totals := make([]time.Duration, len(cases))
+		counts := make([]int, len(cases))
+		for n := 0; b.Loop(); n++ {
+			i := n % len(cases)
+			begin := time.Now()
+			if err := cases[i].op(ctx, "bench:redlock:il:"+cases[i].name); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			totals[i] += time.Since(begin)
+			counts[i]++
+		}
+		for i, c := range cases {
+			if counts[i] > 0 {
+				b.ReportMetric(float64(totals[i])/1e3/float64(counts[i]), c.name+"-µs/op")
+			}
+		}
+	})
 }
