@@ -462,6 +462,20 @@ func (h *handler) storeTTL(e *entry, now time.Time) (time.Duration, bool) {
 	return min(ttl, maxStoreTTL), true
 }
 
+// uniqueTags removes empty and duplicate tags.
+func uniqueTags(tags []string) []string {
+	out := tags[:0]
+	seen := make(map[string]struct{}, len(tags))
+	for _, t := range tags {
+		if _, dup := seen[t]; t == "" || dup {
+			continue
+		}
+		seen[t] = struct{}{}
+		out = append(out, t)
+	}
+	return out
+}
+
 // tagsOf collects the tags of a response from the tag header fields, and
 // removes those fields from the client's response unless told to keep them.
 func (c *Cache) tagsOf(hdr http.Header) []string {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/internal/redistest"
@@ -509,5 +510,82 @@ func TestCluster_vary_and_tag_purge(t *testing.T) {
 	send(h, "GET", "http://example.com/n0", "Accept-Encoding", "gzip")
 	if o.count() != 6 {
 		t.Fatalf("tag purge on Cluster left entries")
+	}
+}
+
+func TestTags_large_tag_set_is_pruned_of_expired_members(t *testing.T) {
+	s, srv := realStore(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	ctx := context.Background()
+	members := make([]any, 2047)
+	for i := range members {
+		members[i] = "{rc:http://example.com/gone" + string(rune('a'+i%26)) + "}" + strings.Repeat("x", i%50) + ":" + time.Now().String() + string(rune(i))
+	}
+	if err := rc.SAdd(ctx, "{rc:tag:big}", members...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "x", "Cache-Control", "max-age=600", "Surrogate-Key", "big"))
+	send(c.Handler(o), "GET", "http://example.com/live")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n, _ := rc.SCard(ctx, "{rc:tag:big}").Result()
+		if n < 2048 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tag set still has %d members", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ok, _ := rc.SIsMember(ctx, "{rc:tag:big}", "{rc:http://example.com/live}").Result(); !ok {
+		t.Fatal("the live member was pruned")
+	}
+}
+
+func TestCoalescing_across_instances_with_lock(t *testing.T) {
+	s, srv := realStore(t)
+	s2 := goredis.New(redis.NewClient(&redis.Options{Addr: srv.Addr()}))
+	opts := responsecache.Options{CrossInstanceLock: true, LockTTL: 2 * time.Second}
+	c1, c2 := responsecache.New(s, opts), responsecache.New(s2, opts)
+	var calls atomic.Int32
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		time.Sleep(150 * time.Millisecond)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "filled")
+	})
+	hs := []http.Handler{c1.Handler(origin), c2.Handler(origin)}
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(h http.Handler) {
+			defer wg.Done()
+			if w := send(h, "GET", "http://example.com/x"); w.Body.String() != "filled" {
+				t.Errorf("body %q", w.Body.String())
+			}
+		}(hs[i%2])
+	}
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Fatalf("origin asked %d times across two instances, want 1", calls.Load())
+	}
+}
+
+func TestRoute_on_chi(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	r := chi.NewRouter()
+	r.With(c.Route(responsecache.Route{DefaultTTL: time.Minute})).Get("/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.WriteString(w, chi.URLParam(r, "id"))
+	})
+	r.Post("/items/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	send(r, "GET", "http://example.com/items/7")
+	if got := send(r, "GET", "http://example.com/items/7"); got.Body.String() != "7" || calls.Load() != 1 {
+		t.Fatalf("chi route not cached: %q, %d calls", got.Body.String(), calls.Load())
 	}
 }

@@ -152,17 +152,21 @@ func (c *Cache) save(ctx context.Context, pk string, ix *varyIndex, e *entry, tt
 	}
 	c.local.evict(key)
 	c.publish(ctx, key)
+	tags = uniqueTags(tags)
 	if len(tags) == 0 {
 		return nil
 	}
 	for _, t := range tags {
+		var card int64
 		err := c.call(ctx, func(ctx context.Context) error {
-			_, err := c.s.Eval(ctx, tagAddScript, []string{c.tagKey(t)}, ttl.Milliseconds(), key)
+			v, err := c.s.Eval(ctx, tagAddScript, []string{c.tagKey(t)}, ttl.Milliseconds(), key)
+			card, _ = store.Int64(v)
 			return err
 		})
 		if err != nil {
 			return err
 		}
+		c.maybePrune(ctx, t, card)
 	}
 	now, err := c.epoch(ctx)
 	if err != nil || now != epoch {
