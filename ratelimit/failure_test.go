@@ -120,3 +120,71 @@ func TestFailurePolicy_kill_and_restart_under_load(t *testing.T) {
 		})
 	}
 }
+
+func TestFailurePolicy_paused_redis_costs_one_timeout_then_the_breaker_answers(t *testing.T) {
+	srv, s := newRedis(t)
+	l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Limits:  []ratelimit.Limit{ratelimit.PerHour(3)},
+		Timeout: 50 * time.Millisecond,
+		Breaker: &store.Breaker{Failures: 2, Cooldown: 300 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Allow(t.Context(), "k"); err != nil || res.Source != ratelimit.SourceRedis {
+		t.Fatalf("before pause: %+v %v", res, err)
+	}
+	srv.Pause()
+	var slow int
+	for i := range 20 {
+		start := time.Now()
+		res, err := l.Allow(t.Context(), "k")
+		took := time.Since(start)
+		if err != nil || res.Source != ratelimit.SourceLocal {
+			t.Fatalf("paused, request %d: %+v %v", i, res, err)
+		}
+		if took > 30*time.Millisecond {
+			slow++
+		}
+		if res.Allowed != (i < 3) {
+			t.Fatalf("paused, request %d: allowed=%v; the local fallback must admit exactly 3", i, res.Allowed)
+		}
+	}
+	if slow > 2 {
+		t.Fatalf("%d of 20 requests waited for the timeout; the breaker should have answered after 2", slow)
+	}
+	srv.Resume()
+	deadline := time.Now().Add(3 * time.Second)
+	admitted := 0
+	for {
+		res, err := l.Allow(t.Context(), "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Source == ratelimit.SourceRedis {
+			if res.Allowed {
+				admitted++
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Redis never decided again after Resume")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Redis kept its state, and may also have applied the requests that
+	// timed out (their EVALSHA was already sent): either way the limit
+	// holds, counted conservatively.
+	for {
+		res, err := l.Allow(t.Context(), "k")
+		if err != nil || res.Source != ratelimit.SourceRedis {
+			t.Fatalf("after resume: %+v %v", res, err)
+		}
+		if !res.Allowed {
+			break
+		}
+		if admitted++; admitted > 2 {
+			t.Fatal("Redis admitted more than the limit of 3 after resume")
+		}
+	}
+}

@@ -263,6 +263,9 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 	var err error
 	if l.breaker.Allow() {
 		err = l.eval(ctx, b, n, res)
+		if isUnavailableReply(err) {
+			err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 		if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 			l.breaker.Record(ctx.Err()) // the caller left: says nothing about Redis
 			l.report(res, ctx.Err())
@@ -381,4 +384,20 @@ func (l *Limiter) report(res *Result, err error) {
 		d.Outcome, d.Policy = Denied, res.Policy
 	}
 	l.hook(d)
+}
+
+// isUnavailableReply reports whether err is a Redis error reply that means
+// "not now" rather than "wrong": a server loading its data set, a busy
+// script, a cluster or replica link down, a write sent to a replica during
+// a failover. These go to the failure policy and count for the breaker.
+func isUnavailableReply(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, p := range [...]string{"LOADING", "BUSY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS"} {
+		if store.IsRedisError(err, p) {
+			return true
+		}
+	}
+	return false
 }
