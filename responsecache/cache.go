@@ -26,6 +26,7 @@ type Cache struct {
 	maxObj     int64
 	retention  time.Duration
 	tagHeaders []string
+	targets    []string // targeted cache-control fields, canonical
 
 	flights    flightGroup
 	refreshing sync.Map // keys being refreshed in the background
@@ -67,6 +68,13 @@ func New(s store.Store, opts Options) *Cache {
 	}
 	for i, h := range c.tagHeaders {
 		c.tagHeaders[i] = http.CanonicalHeaderKey(h)
+	}
+	c.targets = []string{"Cdn-Cache-Control"}
+	if opts.TargetedFields != nil {
+		c.targets = nil
+		for _, f := range opts.TargetedFields {
+			c.targets = append(c.targets, http.CanonicalHeaderKey(f))
+		}
 	}
 	c.flights.m = make(map[string]*flight)
 	if opts.LocalBytes > 0 {
@@ -395,7 +403,7 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
 		return nil, 0, false
 	}
-	cc := cachecontrol.Parse(hdr.Values("Cache-Control"))
+	cc, targeted := responseDirectives(hdr, c.targets)
 	if cc.NoStore || cc.Private {
 		return nil, 0, false
 	}
@@ -418,7 +426,7 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 	if strings.HasPrefix(strings.ToLower(hdr.Get("Content-Type")), "text/event-stream") {
 		return nil, 0, false
 	}
-	explicit := cc.HasMaxAge || cc.HasSMaxAge || len(hdr.Values("Expires")) > 0
+	explicit := cc.HasMaxAge || cc.HasSMaxAge || (!targeted && len(hdr["Expires"]) > 0)
 	if !explicit && !cc.Public && !heuristicStatus(status) && h.pol.defaultTTL <= 0 {
 		return nil, 0, false
 	}
@@ -437,7 +445,7 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 	if _, ok := e.Header["Date"]; !ok {
 		e.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
 	}
-	e.derive()
+	e.derive(c.targets)
 	ttl, ok := h.storeTTL(e, respTime)
 	return e, ttl, ok
 }
@@ -730,7 +738,7 @@ func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Tim
 	}
 	ne.ReqTime, ne.RespTime = reqTime, respTime
 	ne.AgeValue, _ = cachecontrol.ParseAge(h304.Values("Age"))
-	ne.derive()
+	ne.derive(h.c.targets)
 	return &ne
 }
 

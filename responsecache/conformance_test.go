@@ -322,6 +322,20 @@ var conformance = []conformanceCase{
 	{name: "partial-store-complete-reuse-partial-suffix", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "0123456789A"}, {req: []string{"Range", "bytes=-1"}, want: "cached", wantStatus: 206, wantBody: "A"}}},
 	{name: "partial-multiple-ranges-served-whole", steps: []step{{resp: []string{"Cache-Control", "max-age=3600"}, body: "0123456789A"}, {req: []string{"Range", "bytes=0-1,3-4"}, want: "cached", wantStatus: 200, wantBody: "0123456789A"}}},
 
+	// CDN-Cache-Control (RFC 9213).
+	{name: "cdn-max-age", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=3600"}}, {want: "cached"}}},
+	{name: "cdn-max-age-age", steps: []step{{resp: []string{"Date", "$d0", "CDN-Cache-Control", "max-age=3600", "Age", "7200"}}, {want: "not_cached"}}},
+	{name: "cdn-max-age-0-expires", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=0", "Expires", "$d10000", "Date", "$d0"}}, {want: "not_cached"}}},
+	{name: "cdn-max-age-expires", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=3600", "Expires", "$d-10000", "Date", "$d0"}}, {want: "cached"}}},
+	{name: "cdn-max-age-long-cc-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=3600", "CDN-Cache-Control", "max-age=1", "Age", "2"}}, {want: "not_cached"}}},
+	{name: "cdn-max-age-short-cc-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=1", "CDN-Cache-Control", "max-age=3600", "Age", "2"}}, {want: "cached"}}},
+	{name: "cdn-private", steps: []step{{resp: []string{"CDN-Cache-Control", "private", "Cache-Control", "max-age=10000"}}, {want: "not_cached"}}},
+	{name: "cdn-no-cache", steps: []step{{resp: []string{"CDN-Cache-Control", "no-cache", "Cache-Control", "max-age=10000"}}, {want: "not_cached"}}},
+	{name: "cdn-no-store-cc-fresh", steps: []step{{resp: []string{"Cache-Control", "max-age=10000", "CDN-Cache-Control", "no-store"}}, {want: "not_cached"}}},
+	{name: "cdn-fresh-cc-nostore", steps: []step{{resp: []string{"Cache-Control", "no-store", "CDN-Cache-Control", "max-age=10000"}}, {want: "cached", wantHeaders: []string{"CDN-Cache-Control", "max-age=10000"}}}},
+	{name: "cdn-cc-invalid-sh-type-unknown", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=10000, &&&&&", "Cache-Control", "no-store"}}, {want: "not_cached"}}},
+	{name: "cdn-cc-invalid-sh-type-wrong", steps: []step{{resp: []string{"CDN-Cache-Control", `max-age="10000"`, "Cache-Control", "no-store"}}, {want: "not_cached"}}},
+
 	// Methods.
 	{name: "head-from-get", steps: []step{{resp: fresh()}, {method: "HEAD", want: "cached", wantStatus: 200, wantHeaders: []string{"Content-Length", "4"}}}},
 	{name: "query-args-same", steps: []step{{resp: fresh()}, {want: "cached", wantHeaders: []string{"Cache-Status", "*"}}}},

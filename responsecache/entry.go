@@ -66,15 +66,32 @@ type varyIndex struct {
 }
 
 // derive parses, once per decoded entry, the fields the hit path needs.
-func (e *entry) derive() {
-	e.cc = cachecontrol.Parse(e.Header["Cache-Control"])
+func (e *entry) derive(targets []string) {
+	var targeted bool
+	e.cc, targeted = responseDirectives(e.Header, targets)
 	e.etag = hget(e.Header, "Etag")
 	e.date, e.hasDate = cachecontrol.ParseHTTPDate(hget(e.Header, "Date"))
 	_, e.hasExpires = e.Header["Expires"]
+	e.hasExpires = e.hasExpires && !targeted
 	e.expires, e.expiresOK = cachecontrol.ParseHTTPDate(hget(e.Header, "Expires"))
 	lm := hget(e.Header, "Last-Modified")
 	e.hasLM = lm != ""
 	e.lm, e.lmOK = cachecontrol.ParseHTTPDate(lm)
+}
+
+// responseDirectives returns the directives that govern this cache: those
+// of the first valid targeted field (RFC 9213, e.g. CDN-Cache-Control), in
+// which case Cache-Control and Expires are ignored and targeted is true,
+// or else those of Cache-Control.
+func responseDirectives(h http.Header, targets []string) (d cachecontrol.Directives, targeted bool) {
+	for _, f := range targets {
+		if vs := h[f]; len(vs) > 0 {
+			if d, ok := cachecontrol.ParseTargeted(vs); ok {
+				return d, true
+			}
+		}
+	}
+	return cachecontrol.Parse(h["Cache-Control"]), false
 }
 
 // hget is Header.Get for a key already in canonical form, without
@@ -225,7 +242,7 @@ func (r *decoder) strs() []string {
 }
 
 // decodeRecord decodes a stored record: an *entry or a *varyIndex.
-func decodeRecord(b []byte) (any, error) {
+func decodeRecord(b []byte, targets []string) (any, error) {
 	if len(b) < 4 || b[0] != recordMagic || b[1] != recordVersion {
 		return nil, errCorrupt
 	}
@@ -280,6 +297,6 @@ func decodeRecord(b []byte) (any, error) {
 		body = bytes.Clone(body)
 	}
 	e.Body = body
-	e.derive()
+	e.derive(targets)
 	return e, nil
 }

@@ -68,6 +68,13 @@ type Options struct {
 	// TagHeaders are the response header fields read for cache tags
 	// (space or comma separated). Default: Surrogate-Key and Cache-Tag.
 	TagHeaders []string
+	// TargetedFields are the targeted cache-control fields this cache
+	// obeys (RFC 9213), in order of precedence. When a response carries a
+	// valid one, its directives replace Cache-Control and Expires for this
+	// cache; the field is still forwarded. Default: CDN-Cache-Control. An
+	// empty, non-nil slice disables targeted fields.
+	TargetedFields []string
+
 	// KeepTagHeaders passes the tag header fields on to the client.
 	// Default: false (they are removed).
 	KeepTagHeaders bool

@@ -93,7 +93,7 @@ func (c *Cache) record(ctx context.Context, key string) (any, error) {
 	if err != nil || !found {
 		return nil, err
 	}
-	rec, err := decodeRecord(b)
+	rec, err := decodeRecord(b, c.targets)
 	if err != nil {
 		c.report(ctx, nil, err)
 		_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {

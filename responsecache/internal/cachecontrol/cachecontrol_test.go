@@ -118,3 +118,34 @@ func TestParseAge(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTargeted(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		ma   time.Duration
+	}{
+		{"MaxAge", "max-age=3600", true, time.Hour},
+		{"Extension", "foobar, max-age=3600", true, time.Hour},
+		{"Overflow", "max-age=99999999999", true, cachecontrol.MaxDelta},
+		{"QuotedMaxAgeIsWrongType", `max-age="3600"`, false, 0},
+		{"UnknownTypeInvalid", "max-age=10000, &&&&&", false, 0},
+		{"UppercaseKeyInvalid", "MaX-aGe=3600", false, 0},
+		{"SpaceBeforeEquals", "max-age =100", false, 0},
+		{"Params", "max-age=60;foo=bar, public", true, time.Minute},
+		{"Empty", "", false, 0},
+		{"TrailingComma", "max-age=1,", false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := cachecontrol.ParseTargeted([]string{tt.in})
+			if ok != tt.ok || (ok && d.MaxAge != tt.ma) {
+				t.Fatalf("ParseTargeted(%q) = %v, %v", tt.in, d.MaxAge, ok)
+			}
+		})
+	}
+	if d, ok := cachecontrol.ParseTargeted([]string{"private"}); !ok || !d.Private {
+		t.Fatal("private not parsed")
+	}
+}
