@@ -69,7 +69,7 @@ func New(s store.Store, opts Options) *Cache {
 	for i, h := range c.tagHeaders {
 		c.tagHeaders[i] = http.CanonicalHeaderKey(h)
 	}
-	c.targets = []string{"Cdn-Cache-Control"}
+	c.targets = []string{"Cdn-Cache-Control", "Surrogate-Control"}
 	if opts.TargetedFields != nil {
 		c.targets = nil
 		for _, f := range opts.TargetedFields {

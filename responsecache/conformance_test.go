@@ -336,6 +336,13 @@ var conformance = []conformanceCase{
 	{name: "cdn-cc-invalid-sh-type-unknown", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=10000, &&&&&", "Cache-Control", "no-store"}}, {want: "not_cached"}}},
 	{name: "cdn-cc-invalid-sh-type-wrong", steps: []step{{resp: []string{"CDN-Cache-Control", `max-age="10000"`, "Cache-Control", "no-store"}}, {want: "not_cached"}}},
 
+	// Surrogate-Control.
+	{name: "surrogate-max-age", steps: []step{{resp: []string{"Surrogate-Control", "max-age=3600"}}, {want: "cached"}}},
+	{name: "surrogate-max-age-space-before-equals", steps: []step{{resp: []string{"Cache-Control", "max-age=1", "Surrogate-Control", "max-age =100", "Age", "2"}}, {want: "not_cached"}}},
+	{name: "surrogate-max-age-long-cc-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=3600", "Surrogate-Control", "max-age=1", "Age", "2"}}, {want: "not_cached"}}},
+	{name: "surrogate-no-store-cc-fresh", steps: []step{{resp: []string{"Cache-Control", "max-age=10000", "Surrogate-Control", "no-store"}}, {want: "not_cached"}}},
+	{name: "surrogate-max-age-expires", steps: []step{{resp: []string{"Surrogate-Control", "max-age=3600", "Expires", "$d-10000", "Date", "$d0"}}, {want: "cached"}}},
+
 	// Methods.
 	{name: "head-from-get", steps: []step{{resp: fresh()}, {method: "HEAD", want: "cached", wantStatus: 200, wantHeaders: []string{"Content-Length", "4"}}}},
 	{name: "query-args-same", steps: []step{{resp: fresh()}, {want: "cached", wantHeaders: []string{"Cache-Status", "*"}}}},

@@ -85,10 +85,19 @@ func (e *entry) derive(targets []string) {
 // or else those of Cache-Control.
 func responseDirectives(h http.Header, targets []string) (d cachecontrol.Directives, targeted bool) {
 	for _, f := range targets {
-		if vs := h[f]; len(vs) > 0 {
-			if d, ok := cachecontrol.ParseTargeted(vs); ok {
+		vs := h[f]
+		if len(vs) == 0 {
+			continue
+		}
+		if f == "Surrogate-Control" {
+			// The Edge Architecture field uses Cache-Control syntax.
+			if d := cachecontrol.Parse(vs); d.Known() {
 				return d, true
 			}
+			continue
+		}
+		if d, ok := cachecontrol.ParseTargeted(vs); ok {
+			return d, true
 		}
 	}
 	return cachecontrol.Parse(h["Cache-Control"]), false

@@ -71,8 +71,10 @@ type Options struct {
 	// TargetedFields are the targeted cache-control fields this cache
 	// obeys (RFC 9213), in order of precedence. When a response carries a
 	// valid one, its directives replace Cache-Control and Expires for this
-	// cache; the field is still forwarded. Default: CDN-Cache-Control. An
-	// empty, non-nil slice disables targeted fields.
+	// cache; the field is still forwarded. Surrogate-Control is read with
+	// Cache-Control syntax, the others as Structured Fields. Default:
+	// CDN-Cache-Control, then Surrogate-Control. An empty, non-nil slice
+	// disables targeted fields.
 	TargetedFields []string
 
 	// KeepTagHeaders passes the tag header fields on to the client.

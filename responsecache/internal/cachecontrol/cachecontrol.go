@@ -149,6 +149,13 @@ func (d *Directives) apply(name, val string, hasVal bool, seen *int) {
 	}
 }
 
+// Known reports whether any directive this package understands was found.
+func (d *Directives) Known() bool {
+	return d.NoStore || d.NoCache || len(d.NoCacheFields) > 0 || d.Private || len(d.PrivateFields) > 0 ||
+		d.Public || d.MustRevalidate || d.ProxyRevalidate || d.HasMaxAge || d.HasSMaxAge ||
+		d.HasStaleWhileRevalidate || d.HasStaleIfError
+}
+
 // ParseDelta parses delta-seconds: one or more ASCII digits. It reports
 // false for anything else. Values too large to represent are MaxDelta.
 func ParseDelta(s string) (time.Duration, bool) {
