@@ -337,14 +337,19 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 		return nil, err
 	}
 	cur := m.currentID(ctx)
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = m.store.prefix + e.member
+	}
+	vals, err := m.store.getMany(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("session: sessions: %w", err)
+	}
 	out := make([]SessionInfo, 0, len(entries))
 	var gone []string
-	for _, e := range entries {
-		b, found, err := m.s.Get(ctx, m.store.prefix+e.member)
-		if err != nil {
-			return nil, fmt.Errorf("session: sessions: %w", err)
-		}
-		if !found {
+	for i, e := range entries {
+		b := vals[i]
+		if b == nil {
 			gone = append(gone, e.member)
 			continue
 		}

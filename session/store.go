@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -282,22 +283,57 @@ func (rs *RedisStore) All() (map[string][]byte, error) {
 func (rs *RedisStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	out := make(map[string][]byte)
 	err := rs.s.Scan(ctx, globEscape(rs.prefix)+"*", 500, func(keys []string) error {
-		for _, k := range keys {
-			if !strings.HasPrefix(k, rs.prefix) {
-				continue
-			}
-			b, found, err := rs.s.Get(ctx, k)
-			if err != nil {
-				return err
-			}
-			if found {
-				out[k[len(rs.prefix):]] = b
+		keys = slices.DeleteFunc(keys, func(k string) bool { return !strings.HasPrefix(k, rs.prefix) })
+		vals, err := rs.getMany(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if vals[i] != nil {
+				out[k[len(rs.prefix):]] = vals[i]
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("session: all: %w", err)
+	}
+	return out, nil
+}
+
+// getMany reads keys, in one round trip when the store can pipeline (on
+// Cluster the client splits the pipeline by slot). A missing key is nil.
+func (rs *RedisStore) getMany(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if p, ok := rs.s.(store.Pipeliner); ok && len(keys) > 1 {
+		cmds := make([][]any, len(keys))
+		for i, k := range keys {
+			cmds[i] = []any{"GET", k}
+		}
+		res, err := p.Pipeline(ctx, cmds...)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range res {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			if v, ok, err := store.String(r.Value); err != nil {
+				return nil, err
+			} else if ok {
+				out[i] = []byte(v)
+			}
+		}
+		return out, nil
+	}
+	for i, k := range keys {
+		b, found, err := rs.s.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[i] = b
+		}
 	}
 	return out, nil
 }
