@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"reflect"
@@ -275,6 +276,22 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 	}
 	return g.ResponseWriter.Write(p)
 }
+
+// ReadFrom keeps io.Copy to the response (http.ServeContent, file servers)
+// on the underlying writer's fast path, such as sendfile.
+func (g *gateWriter) ReadFrom(src io.Reader) (int64, error) {
+	if g.failed {
+		return 0, ErrNotSaved
+	}
+	if rf, ok := g.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writeOnly{g.ResponseWriter}, src)
+}
+
+// writeOnly hides every method but Write, so io.Copy cannot loop back into
+// ReadFrom.
+type writeOnly struct{ io.Writer }
 
 func (g *gateWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 

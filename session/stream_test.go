@@ -110,3 +110,24 @@ func TestLoadAndSave_saves_once_when_nothing_changes_after_first_byte(t *testing
 		t.Fatal("not saved")
 	}
 }
+
+func TestLoadAndSave_ServeContent_through_ReadFrom_sets_cookie(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("writer is not an io.ReaderFrom")
+		}
+		m.Put(r.Context(), "seen", "file")
+		http.ServeContent(w, r, "a.txt", time.Time{}, strings.NewReader("file body"))
+	}))
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	res, err := http.Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, res); got != "file body" || sessionCookie(res) == nil {
+		t.Fatalf("body %q cookie %v", got, sessionCookie(res))
+	}
+}
