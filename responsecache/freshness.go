@@ -109,6 +109,7 @@ func (e *entry) lastModified() time.Time {
 var hopByHop = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
 	"Transfer-Encoding", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Authentication-Info",
 }
 
 // storedHeader returns the header fields to store from a response (RFC 9111

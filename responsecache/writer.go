@@ -51,7 +51,8 @@ func (cw *captureWriter) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		return // informational responses are not forwarded by the cache
+		cw.informational(code)
+		return
 	}
 	cw.wroteHeader = true
 	cw.status = code
@@ -72,6 +73,24 @@ func (cw *captureWriter) WriteHeader(code int) {
 		}
 		cw.w.WriteHeader(code)
 	}
+}
+
+// informational passes a 1xx response (102, 103 Early Hints) through to
+// the client with the fields the handler set for it, then clears them, as
+// httputil.ReverseProxy does, so that they do not leak into the final
+// response.
+func (cw *captureWriter) informational(code int) {
+	dst := cw.w.Header()
+	saved := dst.Clone()
+	for k, v := range cw.h {
+		dst[k] = v
+	}
+	cw.w.WriteHeader(code)
+	clear(dst)
+	for k, v := range saved {
+		dst[k] = v
+	}
+	clear(cw.h)
 }
 
 func (cw *captureWriter) Write(p []byte) (int, error) {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,5 +305,56 @@ func TestParseFlags_requires_upstream(t *testing.T) {
 	}
 	if _, _, err := newProxy(config{upstream: "http://x", setCookie: "eat"}); err == nil {
 		t.Fatal("want an error for a bad -set-cookie")
+	}
+}
+
+func TestProxy_passes_103_Early_Hints_and_caches_the_final_response(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Header().Set("Link", "</styles.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link") // Go's server keeps 1xx fields for the final response
+		w.Header().Set("Cache-Control", "max-age=100000")
+		io.WriteString(w, "final")
+	}))
+	t.Cleanup(up.Close)
+	h, closeFn, err := newProxy(config{upstream: up.URL, name: "rediware", heuristic: true, setCookie: "strip", maxObject: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	px := httptest.NewServer(h)
+	t.Cleanup(px.Close)
+
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprint(code, " ", header.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", px.URL+"/page", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if len(hints) != 1 || hints[0] != "103 </styles.css>; rel=preload; as=style" {
+		t.Fatalf("interim responses: %q", hints)
+	}
+	if resp.Header.Get("Link") != "" {
+		t.Fatalf("the 103's Link leaked into the final response")
+	}
+	resp, err = http.Get(px.URL + "/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if calls != 1 {
+		t.Fatalf("final response not cached: origin asked %d times", calls)
 	}
 }
