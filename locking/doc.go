@@ -36,10 +36,10 @@
 // this for values kept in Redis.
 //
 // The fence is a per-key counter advanced by INCR. When the counter is
-// missing (first use, or a Redis restart without persistence lost it), it
-// restarts from the server time in microseconds, so it still exceeds
-// every fence issued before, as long as the server clock does not run
-// backwards. A failover to a replica that had not yet received the last
+// missing (first use, expired after Options.FenceTTL, or lost in a Redis
+// restart without persistence), it restarts from the server time in
+// microseconds, so it still exceeds every fence issued before, as long as
+// the server clock does not run backwards. A failover to a replica that had not yet received the last
 // increments can reissue a fence: where that matters, run the lock on a
 // primary with persistence and no failover, or take fences from a
 // consensus store.

@@ -211,11 +211,14 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 }
 
 // Release releases the lock. It returns ErrLockNotHeld if the lock had
-// already expired or been released. The Lock's Context is cancelled either
+// already expired or been released, or if l is nil. The Lock's Context is cancelled either
 // way. Release uses ctx as given: when releasing in a defer after a
 // request, pass context.WithoutCancel(ctx) with a short timeout so that a
 // cancelled request still releases.
 func (l *Lock) Release(ctx context.Context) error {
+	if l == nil {
+		return ErrLockNotHeld
+	}
 	l.mu.Lock()
 	if l.released {
 		l.mu.Unlock()

@@ -363,3 +363,27 @@ func waitGone(t *testing.T, s store.Store, key string) {
 	}
 	t.Fatalf("%s did not expire", key)
 }
+
+func TestObtain_fence_counter_expires_and_fences_keep_growing(t *testing.T) {
+	_, s := server(t)
+	lk, err := locking.NewWithOptions(s, locking.Options{FenceTTL: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, s, "{lock:job}:fence") // an idle lock leaves nothing behind
+	l2, err := lk.Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Fence() <= l.Fence() {
+		t.Fatalf("fence after the counter expired %d, want > %d", l2.Fence(), l.Fence())
+	}
+}

@@ -44,6 +44,13 @@ type Options struct {
 	// caller's context only.
 	NodeTimeout time.Duration
 
+	// FenceTTL is how long a lock key's fencing counter lives after it was
+	// started. When it has expired, the next acquisition restarts it from
+	// the server clock in microseconds, which is still larger than every
+	// fence issued before; the TTL only keeps the counters of keys no
+	// longer locked from piling up. Default: 24h.
+	FenceTTL time.Duration
+
 	// DriftFactor is the share of the TTL subtracted from the validity to
 	// allow for clock drift between client and servers; 2ms are subtracted
 	// as well. Default: 0.01, as in the Redlock description.
@@ -57,6 +64,8 @@ type Locker struct {
 	quorum int
 	ks     store.Keyspace
 	opts   Options
+
+	fenceTTLMs int64
 }
 
 // New returns a Locker over s with default options.
@@ -101,10 +110,19 @@ func newLocker(nodes []store.Store, opts Options) *Locker {
 	if opts.Prefix == "" {
 		opts.Prefix = "lock"
 	}
+	if opts.FenceTTL <= 0 {
+		opts.FenceTTL = 24 * time.Hour
+	}
 	if opts.DriftFactor <= 0 {
 		opts.DriftFactor = 0.01
 	}
-	return &Locker{nodes: nodes, quorum: len(nodes)/2 + 1, ks: store.Keyspace{Prefix: opts.Prefix}, opts: opts}
+	return &Locker{
+		nodes:      nodes,
+		quorum:     len(nodes)/2 + 1,
+		ks:         store.Keyspace{Prefix: opts.Prefix},
+		opts:       opts,
+		fenceTTLMs: max(opts.FenceTTL.Milliseconds(), 1),
+	}
 }
 
 // Quorum returns how many stores must agree for a lock to be held: 1 for a
@@ -242,19 +260,20 @@ type nodeAcquire struct {
 
 func acquireNode(ctx context.Context, s store.Store, i int, l *Lock, ttlMs int64) nodeAcquire {
 	r := nodeAcquire{i: i}
-	v, err := s.Eval(ctx, obtainScript, []string{l.owner, l.fenceKey}, l.value, ttlMs)
+	v, err := s.Eval(ctx, obtainScript, []string{l.owner, l.fenceKey}, l.value, ttlMs, l.lk.fenceTTLMs)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	a, err := store.Int64s(v, 2)
+	n, err := store.Int64(v)
 	if err != nil {
 		r.err = fmt.Errorf("locking: obtain reply: %w", err)
 		return r
 	}
-	r.fence = a[0]
-	if a[0] <= 0 && a[1] > 0 {
-		r.holder = time.Duration(a[1]) * time.Millisecond
+	if n > 0 {
+		r.fence = n
+	} else {
+		r.holder = time.Duration(-n) * time.Millisecond
 	}
 	return r
 }
@@ -417,7 +436,13 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 				won++
 			}
 		case <-ctx.Done():
-			return won, append(errs, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err()))
+			// Count every node not heard from as failed, so that the caller
+			// reports the context's error rather than a lost lock.
+			err := fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+			for range n - answered {
+				errs = append(errs, err)
+			}
+			return won, errs
 		}
 	}
 	return won, errs
