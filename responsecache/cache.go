@@ -762,7 +762,7 @@ func (h *handler) refreshInBackground(r *http.Request, lr lookupResult) {
 func (h *handler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	c := h.c
 	c.setStatus(w.Header(), "fwd=method")
-	iw := &invalidatingWriter{ResponseWriter: w, fn: func(status int) {
+	invalidate := func(status int) {
 		if status < 200 || status >= 400 {
 			return
 		}
@@ -776,8 +776,57 @@ func (h *handler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 		if err := c.deleteKeys(ctx, keys...); err != nil {
 			c.report(ctx, r, err)
 		}
-	}}
-	h.next.ServeHTTP(iw, r)
+	}
+	if r.Method == http.MethodPost {
+		h.servePost(w, r, invalidate)
+		return
+	}
+	h.next.ServeHTTP(&invalidatingWriter{ResponseWriter: w, fn: invalidate}, r)
+}
+
+// servePost forwards a POST and, besides invalidating, stores its response
+// for later GETs when RFC 9111 section 3 allows it: explicit freshness and
+// a Content-Location naming the request's own URI.
+func (h *handler) servePost(w http.ResponseWriter, r *http.Request, invalidate func(int)) {
+	c := h.c
+	ctx := r.Context()
+	pk := h.pkOf(r)
+	asGet := r.Clone(ctx)
+	asGet.Method = http.MethodGet
+	reqTime := time.Now()
+	var (
+		ent  *entry
+		ttl  time.Duration
+		keep bool
+	)
+	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+		// The stored copy comes after the invalidation of the same key.
+		w.Header()["Location"], w.Header()["Content-Location"] = hdr["Location"], hdr["Content-Location"]
+		invalidate(status)
+		delete(w.Header(), "Location")
+		delete(w.Header(), "Content-Location")
+		if cl, ok := h.sameOriginKey(r, hget(hdr, "Content-Location")); ok && cl == pk &&
+			(status == http.StatusOK || status == http.StatusNonAuthoritativeInfo) {
+			ent, ttl, keep = h.storable(asGet, status, hdr, hget(r.Header, "Authorization") != "", reqTime, time.Now())
+			if keep && !(ent.cc.HasMaxAge || ent.cc.HasSMaxAge || ent.hasExpires) {
+				keep = false // only explicit freshness makes a POST response reusable
+			}
+		}
+		return modePass, keep
+	})
+	h.next.ServeHTTP(cw, r)
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	if !keep || !cw.complete() {
+		return
+	}
+	ent.Body = cw.buf
+	epoch, err := c.epoch(ctx)
+	if err == nil {
+		err = c.save(context.WithoutCancel(ctx), pk, nil, ent, ttl, c.tagsOf(cw.h.Clone()), epoch)
+	}
+	c.report(ctx, r, err)
 }
 
 // sameOriginKey resolves a Location or Content-Location value against the

@@ -344,6 +344,8 @@ var conformance = []conformanceCase{
 	{name: "surrogate-max-age-expires", steps: []step{{resp: []string{"Surrogate-Control", "max-age=3600", "Expires", "$d-10000", "Date", "$d0"}}, {want: "cached"}}},
 
 	// Methods.
+	{name: "method-POST", steps: []step{{method: "POST", resp: []string{"Expires", "$d2592000", "Content-Location", "/method-POST", "Date", "$d0"}}, {want: "cached"}}},
+	{name: "method-POST-other-content-location", steps: []step{{method: "POST", resp: []string{"Expires", "$d2592000", "Content-Location", "/elsewhere", "Date", "$d0"}}, {want: "not_cached"}}},
 	{name: "head-from-get", steps: []step{{resp: fresh()}, {method: "HEAD", want: "cached", wantStatus: 200, wantHeaders: []string{"Content-Length", "4"}}}},
 	{name: "query-args-same", steps: []step{{resp: fresh()}, {want: "cached", wantHeaders: []string{"Cache-Status", "*"}}}},
 }
