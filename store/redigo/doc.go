@@ -8,10 +8,11 @@
 // connection), store.Watcher (WATCH/MULTI/EXEC on one connection),
 // store.Streamer, store.Pinger and store.Closer.
 //
-// Every call takes its connection with Pool.GetContext and runs with
-// redigo's DoContext, so it returns by its context's deadline, with an
-// error wrapping store.ErrUnavailable when Redis is down, slow, or the pool
-// has no free connection in time.
+// Every call takes its connection with Pool.GetContext and returns by its
+// context's deadline (a socket deadline; redigo's DoContext for a context
+// that can be canceled but has no deadline), with an error wrapping
+// store.ErrUnavailable, and context.DeadlineExceeded, when Redis is down,
+// slow, or the pool has no free connection in time.
 //
 // redigo has no Redis Cluster or Sentinel support, and no automatic
 // pipelining of concurrent callers: to batch by hand use Pipeline; for

@@ -45,12 +45,14 @@ var ErrBadURL = errors.New("redigo: bad redis url")
 // hosts) are refused with ErrBadURL. The password never appears in an
 // error message.
 func Open(rawURL string, opts Options) (*Store, error) {
-	pool, err := NewPool(rawURL)
+	pool, readTimeout, err := newPool(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	opts.OwnsPool = true
-	return NewWithOptions(pool, opts), nil
+	s := NewWithOptions(pool, opts)
+	s.readTimeout = readTimeout
+	return s, nil
 }
 
 var dbPath = regexp.MustCompile(`^/?(\d*)$`)
@@ -58,26 +60,32 @@ var dbPath = regexp.MustCompile(`^/?(\d*)$`)
 // NewPool returns the redigo pool for rawURL, in the forms Open accepts,
 // without wrapping it in a Store.
 func NewPool(rawURL string) (*redis.Pool, error) {
+	p, _, err := newPool(rawURL)
+	return p, err
+}
+
+// newPool is NewPool, and also returns the connections' read timeout.
+func newPool(rawURL string) (*redis.Pool, time.Duration, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok || rest == "" {
-		return nil, fmt.Errorf("%w: want redis://host:port, got %q", ErrBadURL, redact(rawURL))
+		return nil, 0, fmt.Errorf("%w: want redis://host:port, got %q", ErrBadURL, redact(rawURL))
 	}
 	switch s := strings.ToLower(scheme); s {
 	case "redis", "rediss":
 	case "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
-		return nil, fmt.Errorf("%w: %s: redigo cannot talk to Redis Cluster or Sentinel; use store/goredis", ErrBadURL, redact(rawURL))
+		return nil, 0, fmt.Errorf("%w: %s: redigo cannot talk to Redis Cluster or Sentinel; use store/goredis", ErrBadURL, redact(rawURL))
 	default:
-		return nil, fmt.Errorf("%w: unknown scheme %q (want redis or rediss)", ErrBadURL, scheme)
+		return nil, 0, fmt.Errorf("%w: unknown scheme %q (want redis or rediss)", ErrBadURL, scheme)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: cannot parse", ErrBadURL, redact(rawURL))
+		return nil, 0, fmt.Errorf("%w: %s: cannot parse", ErrBadURL, redact(rawURL))
 	}
 	if u.Opaque != "" {
-		return nil, fmt.Errorf("%w: %s: want scheme://host", ErrBadURL, redact(rawURL))
+		return nil, 0, fmt.Errorf("%w: %s: want scheme://host", ErrBadURL, redact(rawURL))
 	}
 	if strings.Contains(u.Host, ",") {
-		return nil, fmt.Errorf("%w: %s: several hosts: redigo talks to one node (use store/goredis for Cluster)", ErrBadURL, redact(rawURL))
+		return nil, 0, fmt.Errorf("%w: %s: several hosts: redigo talks to one node (use store/goredis for Cluster)", ErrBadURL, redact(rawURL))
 	}
 	host, port := u.Hostname(), u.Port()
 	if host == "" {
@@ -85,12 +93,12 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 	}
 	if port == "" {
 		if strings.HasSuffix(u.Host, ":") {
-			return nil, fmt.Errorf("%w: %s: empty port", ErrBadURL, redact(rawURL))
+			return nil, 0, fmt.Errorf("%w: %s: empty port", ErrBadURL, redact(rawURL))
 		}
 		port = "6379"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-		return nil, fmt.Errorf("%w: %s: bad port %q", ErrBadURL, redact(rawURL), port)
+		return nil, 0, fmt.Errorf("%w: %s: bad port %q", ErrBadURL, redact(rawURL), port)
 	}
 	addr := net.JoinHostPort(host, port)
 
@@ -109,12 +117,12 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 	}
 	m := dbPath.FindStringSubmatch(u.Path)
 	if m == nil {
-		return nil, fmt.Errorf("%w: %s: bad database %q", ErrBadURL, redact(rawURL), strings.TrimPrefix(u.Path, "/"))
+		return nil, 0, fmt.Errorf("%w: %s: bad database %q", ErrBadURL, redact(rawURL), strings.TrimPrefix(u.Path, "/"))
 	}
 	if m[1] != "" {
 		db, err := strconv.Atoi(m[1])
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: bad database %q", ErrBadURL, redact(rawURL), m[1])
+			return nil, 0, fmt.Errorf("%w: %s: bad database %q", ErrBadURL, redact(rawURL), m[1])
 		}
 		dialOpts = append(dialOpts, redis.DialDatabase(db))
 	}
@@ -161,38 +169,38 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 	}
 	dialTimeout, err := dur("dial_timeout", 5*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	readTimeout, err := dur("read_timeout", 3*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	writeTimeout, err := dur("write_timeout", readTimeout)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	poolSize, err := num("pool_size", 10*runtime.GOMAXPROCS(0))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	maxIdle, err := num("max_idle", poolSize)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idleTimeout, err := dur("idle_timeout", 5*time.Minute)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	lifetime, err := dur("max_conn_lifetime", 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if name := q.Get("client_name"); name != "" {
 		dialOpts = append(dialOpts, redis.DialClientName(name))
 	}
 	q.Del("client_name")
 	for k := range q {
-		return nil, fmt.Errorf("%w: %s: unknown option %q", ErrBadURL, redact(rawURL), k)
+		return nil, 0, fmt.Errorf("%w: %s: unknown option %q", ErrBadURL, redact(rawURL), k)
 	}
 	dialOpts = append(dialOpts,
 		redis.DialConnectTimeout(dialTimeout),
@@ -208,7 +216,7 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 		Wait:            poolSize > 0,
 		IdleTimeout:     idleTimeout,
 		MaxConnLifetime: lifetime,
-	}, nil
+	}, readTimeout, nil
 }
 
 // redact hides the password of a URL for error messages.

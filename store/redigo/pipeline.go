@@ -91,21 +91,24 @@ func (s *Store) Watch(ctx context.Context, fn func(tx store.Tx) error, keys ...s
 		for i, k := range keys {
 			args[i] = k
 		}
-		if _, err := doConn(ctx, c, "WATCH", args...); err != nil {
+		if _, err := s.doConn(ctx, c, "WATCH", args...); err != nil {
 			return err
 		}
 	}
-	return fn(&tx{c: c})
+	return fn(&tx{s: s, c: c})
 }
 
-type tx struct{ c redis.Conn }
+type tx struct {
+	s *Store
+	c redis.Conn
+}
 
 func (x *tx) Do(ctx context.Context, args ...any) (any, error) {
 	cmd, rest, err := splitCommand(args)
 	if err != nil {
 		return nil, err
 	}
-	v, err := doConn(ctx, x.c, cmd, rest...)
+	v, err := x.s.doConn(ctx, x.c, cmd, rest...)
 	if err != nil {
 		return nil, err
 	}
