@@ -2,6 +2,7 @@ package goredis_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -68,7 +69,7 @@ func runBench(b *testing.B, parallel bool, op func(ctx context.Context) error) {
 		}
 		return
 	}
-	b.SetParallelism(max(1, benchGoroutines/runtimeProcs()))
+	b.SetParallelism(max(1, benchGoroutines/runtime.GOMAXPROCS(0)))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := op(ctx); err != nil {
@@ -168,7 +169,7 @@ func runPaired(b *testing.B, parallel bool, a, z func(ctx context.Context) error
 		mu.Unlock()
 	}
 	if parallel {
-		b.SetParallelism(max(1, benchGoroutines/runtimeProcs()))
+		b.SetParallelism(max(1, benchGoroutines/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) { work(pb.Next) })
 	} else {
 		work(b.Loop)
