@@ -70,7 +70,7 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 				c.emit(Event{Tier: TierRedis, Kind: NegativeHit, Op: "get_or_load", Key: key})
 			} else {
 				c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "get_or_load", Key: key})
-				c.maybeRefresh(ctx, key, fk, load, ttl, tags, l)
+				c.maybeRefresh(ctx, key, fk, load, ttl, tags, &l)
 			}
 			return e, nil
 		}
@@ -197,7 +197,7 @@ func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool
 
 // maybeRefresh applies XFetch: refresh early, in the background, when
 // -delta * beta * ln(rand) >= time to expiry.
-func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup) {
+func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l *lookup) {
 	if c.o.Beta <= 0 || l.h.delta <= 0 {
 		return
 	}
@@ -210,6 +210,14 @@ func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader
 		return
 	}
 	c.emit(Event{Tier: TierRedis, Kind: EarlyRefresh, Op: "get_or_load", Key: key})
+	c.refresh(ctx, key, fk, load, ttl, tags, *l)
+}
+
+// refresh starts a background fill. It is a function of its own so that
+// only a refresh, not every hit, pays for the closure's captured variables.
+//
+//go:noinline
+func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup) {
 	// Shares the key with misses: if a fill is already running, this joins
 	// it. The result channel is buffered, so nobody needs to read it.
 	c.sf.DoChan(fk, func() (any, error) {
