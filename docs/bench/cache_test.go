@@ -218,3 +218,91 @@ func BenchmarkCacheInvalidationPropagation(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	}
 }
+
+// BenchmarkCacheRedisHitPaired runs, in each iteration, one Redis-tier hit
+// of every contender in turn (raw go-redis GET + encoding/json, rediware
+// Get, rediware GetOrLoad, go-redis/cache with msgpack and with JSON), and
+// reports the median latency of each. Interleaving makes a busy machine
+// slow every contender alike, so the ratios stay meaningful where separate
+// sub-benchmarks would be minutes apart under different loads.
+func BenchmarkCacheRedisHitPaired(b *testing.B) {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	client := cacheClient(b, srv)
+	raw, _ := json.Marshal(benchUser)
+	_ = client.Set(ctx, "pair:raw", raw, time.Hour).Err()
+	rc := cache.New(goredis.New(client), cache.Options[cachedUser]{Prefix: "pair:rw:", Beta: -1})
+	_ = rc.Set(ctx, "u", benchUser, time.Hour)
+	load := func(context.Context) (cachedUser, error) { return benchUser, nil }
+	gm := gocache.New(&gocache.Options{Redis: client})
+	_ = gm.Set(&gocache.Item{Ctx: ctx, Key: "pair:gm", Value: benchUser, TTL: time.Hour})
+	gj := gocache.New(&gocache.Options{Redis: client, Marshal: json.Marshal, Unmarshal: json.Unmarshal})
+	_ = gj.Set(&gocache.Item{Ctx: ctx, Key: "pair:gj", Value: benchUser, TTL: time.Hour})
+
+	rcNoTimeout := cache.New(goredis.New(client), cache.Options[cachedUser]{Prefix: "pair:rw:", Beta: -1, RedisTimeout: -1})
+	names := []string{"raw-goredis+json", "rediware-Get", "rediware-GetOrLoad", "rediware-GetOrLoad-notimeout", "goredis-cache-msgpack", "goredis-cache-json"}
+	ops := []func() error{
+		func() error {
+			p, err := client.Get(ctx, "pair:raw").Bytes()
+			if err != nil {
+				return err
+			}
+			var v cachedUser
+			err = json.Unmarshal(p, &v)
+			sinkUser = v
+			return err
+		},
+		func() error {
+			v, _, err := rc.Get(ctx, "u")
+			sinkUser = v
+			return err
+		},
+		func() error {
+			v, err := rc.GetOrLoad(ctx, "u", load, time.Hour)
+			sinkUser = v
+			return err
+		},
+		func() error {
+			v, err := rcNoTimeout.GetOrLoad(ctx, "u", load, time.Hour)
+			sinkUser = v
+			return err
+		},
+		func() error {
+			var v cachedUser
+			err := gm.Get(ctx, "pair:gm", &v)
+			sinkUser = v
+			return err
+		},
+		func() error {
+			var v cachedUser
+			err := gj.Get(ctx, "pair:gj", &v)
+			sinkUser = v
+			return err
+		},
+	}
+	lat := make([][]time.Duration, len(ops))
+	for i := range lat {
+		lat[i] = make([]time.Duration, 0, b.N)
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i, op := range ops {
+			start := time.Now()
+			if err := op(); err != nil {
+				b.Fatal(names[i], err)
+			}
+			lat[i] = append(lat[i], time.Since(start))
+		}
+	}
+	b.StopTimer()
+	base := 0.0
+	for i := range ops {
+		slices.Sort(lat[i])
+		p50 := float64(lat[i][len(lat[i])/2].Nanoseconds())
+		if i == 0 {
+			base = p50
+		}
+		b.ReportMetric(p50, names[i]+"-p50-ns")
+		b.ReportMetric(p50/base, names[i]+"-vs-raw")
+	}
+}
