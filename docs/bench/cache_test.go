@@ -239,8 +239,7 @@ func BenchmarkCacheRedisHitPaired(b *testing.B) {
 	gj := gocache.New(&gocache.Options{Redis: client, Marshal: json.Marshal, Unmarshal: json.Unmarshal})
 	_ = gj.Set(&gocache.Item{Ctx: ctx, Key: "pair:gj", Value: benchUser, TTL: time.Hour})
 
-	rcNoTimeout := cache.New(goredis.New(client), cache.Options[cachedUser]{Prefix: "pair:rw:", Beta: -1, RedisTimeout: -1})
-	names := []string{"raw-goredis+json", "rediware-Get", "rediware-GetOrLoad", "rediware-GetOrLoad-notimeout", "goredis-cache-msgpack", "goredis-cache-json"}
+	names := []string{"raw-goredis+json", "rediware-Get", "rediware-GetOrLoad", "goredis-cache-msgpack", "goredis-cache-json"}
 	ops := []func() error{
 		func() error {
 			p, err := client.Get(ctx, "pair:raw").Bytes()
@@ -259,11 +258,6 @@ func BenchmarkCacheRedisHitPaired(b *testing.B) {
 		},
 		func() error {
 			v, err := rc.GetOrLoad(ctx, "u", load, time.Hour)
-			sinkUser = v
-			return err
-		},
-		func() error {
-			v, err := rcNoTimeout.GetOrLoad(ctx, "u", load, time.Hour)
 			sinkUser = v
 			return err
 		},
