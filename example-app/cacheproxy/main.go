@@ -12,6 +12,7 @@
 //	-redis URL           Redis URL (default: embedded miniredis)
 //	-name NAME           cache name in Cache-Status (default rediware)
 //	-heuristic           heuristic freshness from Last-Modified (default true)
+//	-autopipeline        batch concurrent Redis commands (default false)
 //	-set-cookie POLICY   bypass, strip or store (default strip)
 //	-max-object BYTES    largest body stored (default 8 MiB)
 //	-local-bytes BYTES   in-process tier size, 0 = off (default 0)
@@ -52,7 +53,7 @@ func main() {
 
 type config struct {
 	upstream, addr, redisURL, name, setCookie, purgeToken string
-	heuristic                                             bool
+	heuristic, autoPipeline                               bool
 	maxObject, localBytes                                 int64
 }
 
@@ -64,6 +65,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL (default: embedded miniredis)")
 	fs.StringVar(&cfg.name, "name", "rediware", "cache name in Cache-Status")
 	fs.BoolVar(&cfg.heuristic, "heuristic", true, "heuristic freshness from Last-Modified")
+	fs.BoolVar(&cfg.autoPipeline, "autopipeline", false, "batch concurrent Redis commands (go-redis AutoPipeliner; a hung Redis can then outlive the store timeout)")
 	fs.StringVar(&cfg.setCookie, "set-cookie", "strip", "responses with Set-Cookie: bypass, strip or store")
 	fs.Int64Var(&cfg.maxObject, "max-object", 8<<20, "largest body stored, in bytes")
 	fs.Int64Var(&cfg.localBytes, "local-bytes", 0, "in-process tier size in bytes (0: off)")
@@ -132,7 +134,7 @@ func newProxy(cfg config) (http.Handler, func(), error) {
 		closers = append(closers, mr.Close)
 		redisURL = "redis://" + mr.Addr()
 	}
-	s, err := goredis.Open(redisURL, goredis.Options{})
+	s, err := goredis.Open(redisURL, goredis.Options{AutoPipeline: cfg.autoPipeline})
 	if err != nil {
 		for _, c := range closers {
 			c()
