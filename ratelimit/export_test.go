@@ -6,3 +6,11 @@ import "time"
 // its optional time argument) and instead of time.Now in the fallback.
 // Tests only: production always reads the Redis clock.
 func SetClock(l *Limiter, now func() time.Time) { l.nowHook = now }
+
+// Batched returns how many decisions of l went to Redis in shared batches.
+func Batched(l *Limiter) int64 {
+	if l.batch == nil {
+		return 0
+	}
+	return l.batch.shared.Load()
+}

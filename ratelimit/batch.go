@@ -1,0 +1,201 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rediware/rediware/store"
+)
+
+// Batch scripts wrap the single-decision scripts in a function and call it
+// once per decision, so that a batch decides each request with exactly the
+// same code. The wrapper reads the clock once.
+//
+//	KEYS     np keys per decision, decisions one after another
+//	ARGV[1]  "" (TIME) or a time in microseconds (tests)
+//	ARGV[2]  np
+//	ARGV[3..2+4np]  the policies, as in allow.lua
+//	ARGV[3+4np..]   the cost of each decision
+//
+// Reply: the single-decision replies concatenated.
+const batchDriver = `
+local now = ARGV[1]
+if now == "" then
+  if not redis.REDIS_VERSION_NUM then redis.replicate_commands() end
+  local t = redis.call("TIME")
+  now = string.format("%d", t[1] * 1000000 + t[2])
+end
+local np = tonumber(ARGV[2])
+local sub = {"", now}
+for j = 1, 4 * np do sub[2 + j] = ARGV[2 + j] end
+local out, m = {}, 0
+local keys = {}
+for r = 1, #ARGV - 2 - 4 * np do
+  for i = 1, np do keys[i] = KEYS[(r - 1) * np + i] end
+  sub[1] = ARGV[2 + 4 * np + r]
+  local o = one(keys, sub)
+  for i = 1, #o do out[m + i] = o[i] end
+  m = m + #o
+end
+return out
+`
+
+func batchScript(single string) *store.Script {
+	return store.NewScript("local function one(KEYS, ARGV)\n" + single + "\nend\n" + batchDriver)
+}
+
+var (
+	allowBatchScript = batchScript(allowLua)
+	gcraBatchScript  = batchScript(gcraLua)
+)
+
+// batcher groups concurrent decisions of one limiter. There is no
+// goroutine of its own: the caller that finds no batch in flight (the
+// leader) sends its own decision together with every decision queued so
+// far, then hands the lead to the oldest decision still queued, if any.
+type batcher struct {
+	l        *Limiter
+	script   *store.Script
+	size     int
+	disabled atomic.Bool  // set after CROSSSLOT: decide one by one
+	shared   atomic.Int64 // decisions sent in batches of two or more (for tests)
+
+	mu       sync.Mutex
+	pending  []*call
+	inflight bool
+}
+
+type call struct {
+	keys []string
+	n    int
+	res  *Result
+	err  error
+	lead bool
+	done chan struct{}
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+func newBatcher(l *Limiter, size int) *batcher {
+	if size <= 0 {
+		size = 128
+	}
+	bt := &batcher{l: l, size: size, script: allowBatchScript}
+	if l.script == gcraScript {
+		bt.script = gcraBatchScript
+	}
+	return bt
+}
+
+// do decides one request, alone or in a batch. keys must stay valid until it
+// returns.
+func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) error {
+	if bt.disabled.Load() {
+		return bt.l.eval1(ctx, keys, n, res)
+	}
+	c := callPool.Get().(*call)
+	c.keys, c.n, c.res, c.err, c.lead = keys, n, res, nil, false
+	bt.mu.Lock()
+	if bt.inflight {
+		bt.pending = append(bt.pending, c)
+		bt.mu.Unlock()
+		<-c.done
+		if !c.lead {
+			err := c.err
+			callPool.Put(c)
+			return err
+		}
+		bt.mu.Lock() // promoted: the lead, and the in-flight slot, are ours
+	}
+	bt.inflight = true
+	batch := make([]*call, 0, min(len(bt.pending)+1, bt.size))
+	batch = append(batch, c)
+	k := min(len(bt.pending), bt.size-1)
+	batch = append(batch, bt.pending[:k]...)
+	bt.pending = append(bt.pending[:0], bt.pending[k:]...)
+	bt.mu.Unlock()
+
+	// The batch serves other callers too: their contexts are not ours to
+	// cancel it with. The client's timeouts (and Options.Timeout) bound it.
+	bt.run(context.WithoutCancel(ctx), batch)
+	for _, o := range batch[1:] {
+		o.done <- struct{}{}
+	}
+
+	bt.mu.Lock()
+	if len(bt.pending) > 0 {
+		next := bt.pending[0]
+		bt.pending = append(bt.pending[:0], bt.pending[1:]...)
+		next.lead = true
+		bt.mu.Unlock()
+		next.done <- struct{}{}
+	} else {
+		bt.inflight = false
+		bt.mu.Unlock()
+	}
+	err := c.err
+	callPool.Put(c)
+	return err
+}
+
+// run decides every call of batch and sets its err.
+func (bt *batcher) run(ctx context.Context, batch []*call) {
+	l := bt.l
+	if len(batch) == 1 {
+		c := batch[0]
+		c.err = l.eval1(ctx, c.keys, c.n, c.res)
+		return
+	}
+	bt.shared.Add(int64(len(batch)))
+	np := len(l.limits)
+	keys := make([]string, 0, np*len(batch))
+	args := make([]any, 0, 2+4*np+len(batch))
+	now := ""
+	if l.nowHook != nil {
+		now = strconv.FormatInt(l.nowHook().UnixMicro(), 10)
+	}
+	args = append(args, now, np)
+	args = append(args, l.static...)
+	for _, c := range batch {
+		keys = append(keys, c.keys...)
+		args = append(args, c.n)
+	}
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
+	v, err := l.s.Eval(ctx, bt.script, keys, args...)
+	if err != nil && store.IsRedisError(err, "CROSSSLOT") {
+		// Cluster: the keys of different clients live in different slots.
+		bt.disabled.Store(true)
+		for _, c := range batch {
+			c.err = l.eval1(ctx, c.keys, c.n, c.res)
+		}
+		return
+	}
+	a, ok := v.([]any)
+	per := 1 + 4*np
+	if err == nil && (!ok || len(a) != per*len(batch)) {
+		err = fmt.Errorf("%w: %T of length %d for a batch of %d", ErrUnexpectedReply, v, len(a), len(batch))
+	}
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.err = l.parse(a[i*per:(i+1)*per], c.res)
+	}
+}
+
+// eval1 decides one request with the single-decision script.
+func (l *Limiter) eval1(ctx context.Context, keys []string, n int, res *Result) error {
+	b := l.bufs.Get().(*evalBuf)
+	copy(b.keys, keys)
+	err := l.eval(ctx, b, n, res)
+	l.bufs.Put(b)
+	return err
+}

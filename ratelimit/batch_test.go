@@ -1,0 +1,135 @@
+package ratelimit_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/ratelimit"
+	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
+)
+
+// TestBatch_decides_each_request_as_if_alone checks that batched decisions
+// are sequential: 64 concurrent requests against a limit of 50 see exactly
+// 50 admissions, and the remaining counts they report are 49..0, each once.
+func TestBatch_decides_each_request_as_if_alone(t *testing.T) {
+	_, s := newRedis(t)
+	for _, limits := range [][]ratelimit.Limit{
+		{ratelimit.Per(50, 24*time.Hour)}, // GCRA fast path
+		{ratelimit.Per(50, 24*time.Hour).WithAlgorithm(ratelimit.FixedWindow).WithName("fw"),
+			ratelimit.Per(80, 24*time.Hour).WithAlgorithm(ratelimit.SlidingWindowLog).WithName("swl")},
+	} {
+		t.Run(limits[0].Algorithm.String(), func(t *testing.T) {
+			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "batch-" + limits[0].Algorithm.String(), Limits: limits, Batch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for round := range 3 {
+				key := "k" + string(rune('0'+round))
+				var mu sync.Mutex
+				var remaining []int
+				var wg sync.WaitGroup
+				for range 64 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						res, err := l.Allow(context.Background(), key)
+						if err != nil || res.Source != ratelimit.SourceRedis {
+							t.Errorf("%+v %v", res, err)
+							return
+						}
+						if res.Allowed {
+							mu.Lock()
+							remaining = append(remaining, res.Policies[0].Remaining)
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				slices.Sort(remaining)
+				if len(remaining) != 50 {
+					t.Fatalf("admitted %d, want 50", len(remaining))
+				}
+				for i, r := range remaining {
+					if r != i {
+						t.Fatalf("remaining counts %v, want 0..49 each once", remaining)
+					}
+				}
+			}
+			if ratelimit.Batched(l) == 0 {
+				t.Fatal("no decision was batched; the test proves nothing")
+			}
+			t.Logf("%d of 192 decisions went in shared batches", ratelimit.Batched(l))
+		})
+	}
+}
+
+func TestBatch_instances_never_exceed_the_limit(t *testing.T) {
+	srv := redistest.Start(t)
+	var stores []store.Store
+	for range 3 {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		t.Cleanup(func() { _ = c.Close() })
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		stores = append(stores, s)
+	}
+	for _, alg := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket, ratelimit.SlidingWindowLog} {
+		got := hammer(t, stores, ratelimit.Options{Batch: true, BatchSize: 16,
+			Limits: []ratelimit.Limit{ratelimit.Per(100, 24*time.Hour).WithAlgorithm(alg)}}, "hot-"+alg.String(), 24, 20)
+		if got != 100 {
+			t.Fatalf("%v: admitted %d, want 100", alg, got)
+		}
+	}
+}
+
+func TestBatch_on_cluster_falls_back_to_single_decisions(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	t.Cleanup(func() { _ = c.Close() })
+	l, err := ratelimit.NewWithOptions(goredis.New(c), ratelimit.Options{Batch: true,
+		Limits: []ratelimit.Limit{ratelimit.Per(5, 24*time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := map[string]int{}
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				key := "user-" + string(rune('a'+(w+i)%8))
+				res, err := l.Allow(context.Background(), key)
+				if err != nil || res.Source != ratelimit.SourceRedis {
+					t.Errorf("%+v %v", res, err)
+					return
+				}
+				if res.Allowed {
+					mu.Lock()
+					admitted[key]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for k, n := range admitted {
+		if n != 5 {
+			t.Errorf("key %s: admitted %d, want 5", k, n)
+		}
+	}
+	if len(admitted) != 8 {
+		t.Fatalf("keys %v", admitted)
+	}
+}
