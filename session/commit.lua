@@ -3,7 +3,8 @@
 -- before running anything, and the store falls back to two calls).
 -- KEYS[1] session key; KEYS[2] index key.
 -- ARGV[1] value; ARGV[2] expiry, unix ms; ARGV[3] "1" to write only if the
--- session key still exists; ARGV[4] index member; ARGV[5] now, unix ms.
+-- session key still exists; ARGV[4] index member; ARGV[5] now, unix ms;
+-- ARGV[6] the session's absolute deadline, unix ms (the index score).
 -- Returns "OK", or nil when ARGV[3] is "1" and the session is gone.
 local ok
 if ARGV[3] == '1' then
@@ -15,7 +16,7 @@ if not ok then
   redis.call('ZREM', KEYS[2], ARGV[4])
   return ok
 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 if last[2] then

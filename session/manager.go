@@ -24,6 +24,9 @@ const (
 	// TouchedKey holds the time of the session's last write, in unix
 	// milliseconds, from which the idle timeout is enforced.
 	TouchedKey = "__rediware_touched"
+
+	// IndexedKey holds the user in whose index the session is entered.
+	IndexedKey = "__rediware_indexed"
 )
 
 // Config configures a Manager. The zero value gives secure defaults; each
@@ -327,7 +330,7 @@ func (m *Manager) currentID(ctx context.Context) string {
 	return ""
 }
 
-// Sessions lists the active sessions of userID, oldest expiry first. It
+// Sessions lists the active sessions of userID, by deadline. It
 // prunes expired and vanished sessions from the user's index as it goes.
 // ctx may be a request context inside LoadAndSave, to mark the current
 // session, or any other context.
@@ -353,9 +356,15 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 			gone = append(gone, e.member)
 			continue
 		}
-		info := SessionInfo{ID: publicID(e.member), Expiry: e.expiry, Current: e.member == cur}
+		info := SessionInfo{ID: publicID(e.member), Expiry: e.expiry, Deadline: e.expiry, Current: e.member == cur}
 		if dl, vals, err := m.cfg.Codec.Decode(b); err == nil {
 			info.Deadline, info.Values = dl, vals
+			info.Expiry = dl
+			if t, ok := vals[TouchedKey].(int64); ok && m.idle > 0 {
+				if ie := time.UnixMilli(t).Add(m.idle); ie.Before(info.Expiry) {
+					info.Expiry = ie
+				}
+			}
 		}
 		out = append(out, info)
 	}

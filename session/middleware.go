@@ -129,6 +129,7 @@ func (m *Manager) load(base context.Context, st *reqState, token string) (contex
 	}
 	st.existing = token
 	st.prevUser = m.GetString(ctx, m.userKey)
+	st.indexedAs = m.GetString(ctx, IndexedKey)
 	return ctx, nil
 }
 
@@ -144,6 +145,19 @@ func (m *Manager) dropExpired(ctx context.Context, token string) {
 // and the expiry written.
 func (m *Manager) commit(ctx context.Context, st *reqState) (string, time.Time, error) {
 	st.userID = m.GetString(ctx, m.userKey)
+	// A session is entered in its user's index once per token: when it was
+	// loaded with this user and the mark that it is indexed, the index entry
+	// (scored by the absolute deadline, which only a new token changes)
+	// is still right, and the save is a single SET.
+	st.needIndex = st.userID != "" &&
+		(st.existing == "" || st.existing != m.SessionManager.Token(ctx) ||
+			st.prevUser != st.userID || st.indexedAs != st.userID)
+	switch {
+	case st.needIndex:
+		m.Put(ctx, IndexedKey, st.userID)
+	case st.userID == "" && st.indexedAs != "":
+		m.Remove(ctx, IndexedKey)
+	}
 	st.maxExpiry = time.Time{}
 	if m.idle > 0 {
 		now := time.Now()

@@ -12,6 +12,8 @@ type reqState struct {
 	existing  string    // token found in the store at load time, or ""
 	prevUser  string    // user the session belonged to at load time
 	userID    string    // user at commit time
+	indexedAs string    // user whose index held the session at load time
+	needIndex bool      // this commit must (re)write the user's index entry
 	found     bool      // the store returned data (a decode error is then bad data)
 	maxExpiry time.Time // idle expiry to apply at commit, zero for none
 	expiry    time.Time // expiry actually written by the last commit

@@ -168,6 +168,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		return errors.New("session: commit: empty token")
 	}
 	st := stateFrom(ctx)
+	deadline := expiry.UnixMilli() // scs passes the absolute deadline: the index score
 	if st != nil && !st.maxExpiry.IsZero() && st.maxExpiry.Before(expiry) {
 		expiry = st.maxExpiry
 	}
@@ -190,7 +191,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		return nil
 	}
 	existing := st != nil && st.existing != "" && st.existing == token
-	indexed := st != nil && st.userID != "" && rs.index.Prefix != ""
+	indexed := st != nil && st.needIndex && st.userID != "" && rs.index.Prefix != ""
 	xx := "0"
 	if existing {
 		xx = "1"
@@ -198,7 +199,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	if indexed && !rs.crossSlot.Load() {
 		// One script, atomic: on a single node, or when the keys share a slot.
 		v, err := rs.s.Eval(ctx, commitScript, []string{key, rs.index.Key(st.userID)},
-			b, ms, xx, id, now.UnixMilli())
+			b, ms, xx, id, now.UnixMilli(), deadline)
 		switch {
 		case err == nil && v == nil:
 			return ErrSessionGone
@@ -216,11 +217,11 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		// index, so RevokeAll cannot miss it. A failure after this leaves at
 		// worst an index entry without a session, which listing prunes.
 		if _, err := rs.s.Eval(ctx, indexAddScript, []string{rs.index.Key(st.userID)},
-			id, ms, now.UnixMilli()); err != nil {
+			id, deadline, now.UnixMilli()); err != nil {
 			return fmt.Errorf("session: commit: index: %w", err)
 		}
 	}
-	v, err := rs.s.Eval(ctx, setScript, []string{key}, b, ms, xx)
+	v, err := rs.set(ctx, key, b, ms, existing)
 	if err != nil {
 		return fmt.Errorf("session: commit: %w", err)
 	}
@@ -232,6 +233,26 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	}
 	rs.leftUser(ctx, st, existing, id)
 	return nil
+}
+
+// set writes a session with SET ... [XX] PXAT: a plain command when the
+// store can send one (store.Doer), else the same in a one-line script. The
+// reply is nil when xx is set and the key is gone.
+func (rs *RedisStore) set(ctx context.Context, key string, b []byte, ms int64, xx bool) (any, error) {
+	if d, ok := rs.s.(store.Doer); ok {
+		if err := store.CheckKey(key, 0); err != nil {
+			return nil, err
+		}
+		if xx {
+			return d.Do(ctx, "SET", key, b, "XX", "PXAT", ms)
+		}
+		return d.Do(ctx, "SET", key, b, "PXAT", ms)
+	}
+	flag := "0"
+	if xx {
+		flag = "1"
+	}
+	return rs.s.Eval(ctx, setScript, []string{key}, b, ms, flag)
 }
 
 // leftUser takes a session out of the index of the user it belonged to at

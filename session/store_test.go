@@ -221,3 +221,24 @@ func TestRedisStore_HashTokens_stores_under_sha256(t *testing.T) {
 		t.Fatalf("FindCtx = %q %v %v", b, found, err)
 	}
 }
+
+func TestManager_indexes_a_logged_in_session_written_by_scs_at_its_first_save(t *testing.T) {
+	srv, _, s := newRedis(t)
+	theirs := scs.New()
+	theirs.Store = redisstore.New(redigoPool(t, srv.Addr()))
+	tok, _ := scsCommit(t, theirs, map[string]any{"userID": "carol"})
+
+	m := session.New(s)
+	h := app(m)
+	if list, _ := m.Sessions(t.Context(), "carol"); len(list) != 0 {
+		t.Fatalf("indexed before any save: %v", list)
+	}
+	do(t, h, "GET", "/put?v=x", tok)
+	list, err := m.Sessions(t.Context(), "carol")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Sessions = %v, %v; want the migrated session", list, err)
+	}
+	if n, _ := m.RevokeAll(t.Context(), "carol"); n != 1 || get(t, h, tok) != "" {
+		t.Fatal("migrated session not revoked")
+	}
+}

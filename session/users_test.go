@@ -194,23 +194,41 @@ func TestLogout_removes_the_session_from_the_index(t *testing.T) {
 	_ = a2
 }
 
-func TestSessions_prunes_expired_sessions(t *testing.T) {
+func TestSessions_prunes_sessions_past_their_deadline(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{Lifetime: 200 * time.Millisecond})
+	h := usersApp(m)
+	login(t, h, "alice")
+	time.Sleep(300 * time.Millisecond)
+	login(t, h, "alice") // this save prunes the entry whose deadline passed
+	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
+		t.Fatalf("index holds %d entries, want 1 after pruning", n)
+	}
+	if pttl := c.PTTL(t.Context(), "{scs:user:alice}").Val(); pttl <= 0 || pttl > 200*time.Millisecond {
+		t.Fatalf("index PTTL %v, want the latest deadline", pttl)
+	}
+}
+
+func TestSessions_prunes_idle_expired_sessions(t *testing.T) {
 	_, c, s := newRedis(t)
 	m := session.NewManager(s, session.Config{IdleTimeout: 200 * time.Millisecond})
 	h := usersApp(m)
 	login(t, h, "alice")
 	time.Sleep(300 * time.Millisecond)
-	a2 := login(t, h, "alice") // this commit prunes the expired entry
-	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
-		t.Fatalf("index holds %d entries, want 1 after pruning", n)
+	a2 := login(t, h, "alice")
+	list, err := m.Sessions(t.Context(), "alice")
+	if err != nil || len(list) != 1 || !list[0].Expiry.Before(time.Now().Add(time.Second)) {
+		t.Fatalf("Sessions = %+v, %v; want the live one, expiring with its idle timeout", list, err)
 	}
-	if pttl := c.PTTL(t.Context(), "{scs:user:alice}").Val(); pttl <= 0 {
-		t.Fatalf("index without TTL: %v", pttl)
+	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
+		t.Fatalf("index holds %d entries after listing, want 1", n)
 	}
 	time.Sleep(300 * time.Millisecond)
-	list, err := m.Sessions(t.Context(), "alice")
-	if err != nil || len(list) != 0 {
+	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 0 {
 		t.Fatalf("Sessions = %+v, %v; want none", list, err)
+	}
+	if exists(t, c, "{scs:user:alice}") {
+		t.Fatal("empty index left behind")
 	}
 	_ = a2
 }
