@@ -173,3 +173,36 @@ func TestLoadAndSave_Lock_redis_down_answers_503(t *testing.T) {
 		t.Fatalf("status %d, want 503", res.StatusCode)
 	}
 }
+
+// scriptOnly hides the store's optional powers (Doer, Pipeliner, ...), as a
+// minimal store.Store would.
+type scriptOnly struct{ store.Store }
+
+func TestManager_on_a_store_without_optional_powers(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(scriptOnly{s})
+	h := app(m)
+	tok := login(t, h, "alice")
+	other := login(t, h, "alice")
+	do(t, h, "GET", "/put?v=x", tok)
+	if got := get(t, h, tok); got != "x" {
+		t.Fatalf("get %q", got)
+	}
+	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 2 {
+		t.Fatalf("Sessions: %d, %v", len(list), err)
+	}
+	if all, err := m.Store().AllCtx(t.Context()); err != nil || len(all) != 2 {
+		t.Fatalf("AllCtx: %d, %v", len(all), err)
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 2 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if whoami(t, h, other) != "" {
+		t.Fatal("revoked session works")
+	}
+}
+
+func TestRevokeAll_in_flight_request_cannot_resurrect_the_session_without_Doer(t *testing.T) {
+	_, c, s := newRedis(t)
+	testNoResurrection(t, c, scriptOnly{s})
+}

@@ -149,6 +149,12 @@ func TestRevokeOthers_keeps_the_current_session(t *testing.T) {
 
 func TestRevokeAll_in_flight_request_cannot_resurrect_the_session(t *testing.T) {
 	_, c, s := newRedis(t)
+	testNoResurrection(t, c, s)
+}
+
+// testNoResurrection revokes a session while a request that loaded it is
+// still running, then lets that request change it.
+func testNoResurrection(t *testing.T, c *redis.Client, s store.Store) {
 	m := session.New(s)
 	loaded, revoked := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
@@ -250,8 +256,9 @@ func TestSessions_on_cluster(t *testing.T) {
 	if len(slots) < 2 {
 		t.Fatalf("sessions all in one slot; the test needs them spread")
 	}
-	if got := get(t, h, toks[0]); got != "" {
-		t.Fatalf("unexpected value %q", got)
+	do(t, h, "GET", "/put?v=changed", toks[0]) // a save of an indexed session (SET XX)
+	if got := get(t, h, toks[0]); got != "changed" {
+		t.Fatalf("get %q after a save on cluster", got)
 	}
 	if list := listSessions(t, h, toks[3]); len(list) != 8 {
 		t.Fatalf("%d sessions listed, want 8", len(list))
