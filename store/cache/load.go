@@ -108,6 +108,14 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 			return e, nil
 		}
 		defer release()
+	} else if !degraded && l.state != stateHit { // stateHit: an early refresh
+		// A caller that missed just before the previous load of this key
+		// finished starts a new flight: read once more before loading
+		// again. A round trip is cheaper than a second load.
+		if e, ok := c.readFilled(ctx, key, fk); ok {
+			c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "fill", Key: key})
+			return e, nil
+		}
 	}
 	var stamps []tagStamp
 	if !degraded && len(tags) > 0 {
@@ -261,6 +269,7 @@ func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V],
 			// Another instance may have filled and released just before.
 			if e, ok := c.readFilled(ctx, key, fk); ok {
 				release()
+				c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "fill_lock", Key: key})
 				return e, true, noop
 			}
 			return e, false, release
