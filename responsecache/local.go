@@ -21,6 +21,10 @@ type localTier struct {
 	ll     *list.List
 	m      map[string]*list.Element
 	active atomic.Bool
+	// gen counts evictions and flushes. A fill records it before reading
+	// Redis and is dropped if it changed meanwhile, so an invalidation
+	// that arrives during the read cannot be overwritten by the old value.
+	gen uint64
 }
 
 type localItem struct {
@@ -56,13 +60,26 @@ func (l *localTier) get(key string) (any, bool) {
 	return it.rec, true
 }
 
-func (l *localTier) put(key string, rec any, size int) {
+// generation returns the eviction counter, to pass to put.
+func (l *localTier) generation() uint64 {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+func (l *localTier) put(key string, rec any, size int, gen uint64) {
 	if l == nil || !l.active.Load() || int64(size) > l.max/4 {
 		return
 	}
 	sz := int64(size + len(key) + 64)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.gen != gen {
+		return // something was invalidated while this value was read
+	}
 	if el, ok := l.m[key]; ok {
 		l.remove(el)
 	}
@@ -85,6 +102,7 @@ func (l *localTier) evict(key string) {
 		return
 	}
 	l.mu.Lock()
+	l.gen++
 	if el, ok := l.m[key]; ok {
 		l.remove(el)
 	}
@@ -96,6 +114,7 @@ func (l *localTier) flush() {
 		return
 	}
 	l.mu.Lock()
+	l.gen++
 	l.ll.Init()
 	clear(l.m)
 	l.size = 0

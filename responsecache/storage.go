@@ -84,10 +84,12 @@ func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupR
 
 // record reads and decodes one key, from the local tier first.
 func (c *Cache) record(ctx context.Context, key string) (any, error) {
+	var gen uint64
 	if c.local != nil {
 		if rec, ok := c.local.get(key); ok {
 			return rec, nil
 		}
+		gen = c.local.generation()
 	}
 	b, found, err := c.get(ctx, key)
 	if err != nil || !found {
@@ -103,7 +105,7 @@ func (c *Cache) record(ctx context.Context, key string) (any, error) {
 		return nil, nil
 	}
 	if c.local != nil {
-		c.local.put(key, rec, len(b))
+		c.local.put(key, rec, len(b), gen)
 	}
 	return rec, nil
 }
@@ -144,6 +146,7 @@ func (c *Cache) save(ctx context.Context, pk string, ix *varyIndex, e *entry, tt
 			return err
 		}
 		c.local.evict(head)
+		c.publish(ctx, head)
 		key = c.variantKey(pk, ix.Nonce, e.VaryValues)
 	}
 	b := encodeEntry(e)

@@ -152,6 +152,7 @@ func BenchmarkResponseCacheInProcess(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(rcBody)))
 		b.ResetTimer()
+		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				w := &discard{h: http.Header{}}
@@ -169,6 +170,10 @@ func BenchmarkResponseCacheInProcess(b *testing.B) {
 	b.Run("responsecache-redis-hit", func(b *testing.B) {
 		rc := responsecache.New(s, responsecache.Options{KeyPrefix: "ipr"})
 		run(b, rc.Handler(rcOrigin()))
+	})
+	b.Run("goredis-cache-redis-hit", func(b *testing.B) {
+		gc := gocache.New(&gocache.Options{Redis: c})
+		run(b, goredisCacheMiddleware(gc, rcOrigin()))
 	})
 	_ = context.Background
 	_ = strings.Contains

@@ -16,7 +16,9 @@
 //	-set-cookie POLICY   bypass, strip or store (default strip)
 //	-max-object BYTES    largest body stored (default 8 MiB)
 //	-local-bytes BYTES   in-process tier size, 0 = off (default 0)
+//	-store-timeout D     bound on each Redis call (default 500ms)
 //	-purge-token TOKEN   enables POST /.well-known/purge?tag=... with "Authorization: Bearer TOKEN"
+//	-pprof HOST:PORT     serves net/http/pprof there (default off)
 //
 // The proxy forwards request headers as a reverse proxy does (dropping the
 // hop-by-hop ones and adding X-Forwarded-For) and caches nothing of its
@@ -32,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -41,6 +44,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/rediware/rediware/responsecache"
+	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/goredis"
 )
 
@@ -52,9 +56,10 @@ func main() {
 }
 
 type config struct {
-	upstream, addr, redisURL, name, setCookie, purgeToken string
-	heuristic, autoPipeline                               bool
-	maxObject, localBytes                                 int64
+	upstream, addr, redisURL, name, setCookie, purgeToken, pprofAddr string
+	heuristic, autoPipeline                                          bool
+	maxObject, localBytes                                            int64
+	storeTimeout                                                     time.Duration
 }
 
 func parseFlags(args []string) (config, error) {
@@ -69,7 +74,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.setCookie, "set-cookie", "strip", "responses with Set-Cookie: bypass, strip or store")
 	fs.Int64Var(&cfg.maxObject, "max-object", 8<<20, "largest body stored, in bytes")
 	fs.Int64Var(&cfg.localBytes, "local-bytes", 0, "in-process tier size in bytes (0: off)")
+	fs.DurationVar(&cfg.storeTimeout, "store-timeout", 500*time.Millisecond, "bound on each Redis call; past it the request goes to the origin")
 	fs.StringVar(&cfg.purgeToken, "purge-token", "", "bearer token enabling POST /.well-known/purge")
+	fs.StringVar(&cfg.pprofAddr, "pprof", "", "serve net/http/pprof on this address (default: off)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -92,6 +99,14 @@ func run() error {
 		return err
 	}
 	defer closeFn()
+	if cfg.pprofAddr != "" {
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			slog.Info("pprof", "err", http.ListenAndServe(cfg.pprofAddr, mux))
+		}()
+	}
 	srv := &http.Server{Addr: cfg.addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -149,7 +164,11 @@ func newProxy(cfg config) (http.Handler, func(), error) {
 		SetCookie:     policy,
 		MaxObjectSize: cfg.maxObject,
 		LocalBytes:    cfg.localBytes,
+		StoreTimeout:  cfg.storeTimeout,
 		ErrorFunc: func(r *http.Request, err error) {
+			if errors.Is(err, store.ErrCircuitOpen) {
+				return // expected while Redis is down; the breaker's opening was logged
+			}
 			slog.Warn("cache store error", "err", err)
 		},
 	})
