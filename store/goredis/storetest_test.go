@@ -58,7 +58,7 @@ func TestConformance_miniredis(t *testing.T) {
 }
 
 // TestConformance_redis uses a client with ContextTimeoutEnabled: without
-// it go-redis ignores context deadlines (see knownBugs).
+// it go-redis ignores context deadlines.
 func TestConformance_redis(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
@@ -79,7 +79,7 @@ func TestConformance_redis_Open(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
-	}, serverHooks(srv), knownBugs)
+	}, serverHooks(srv))
 }
 
 func TestConformance_redis_AutoPipeline(t *testing.T) {
