@@ -227,7 +227,11 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.released = true
 	l.mu.Unlock()
 	l.lose(errReleased)
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	// Wait for every store (each bounded by the node timeout), not just a
+	// quorum: once Release returns, the key is free on every reachable
+	// store, so an immediate Obtain elsewhere is not refused by a release
+	// still in flight.
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), true, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		if l.acquired != nil {
 			// A straggling acquire must not land after this node's release.
 			select {

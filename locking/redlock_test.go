@@ -160,3 +160,29 @@ func TestNewRedlock_rejects_nil_and_empty(t *testing.T) {
 		t.Error("nil store: no error")
 	}
 }
+
+func TestRedlock_key_is_free_once_Release_returns(t *testing.T) {
+	srvs, a := redlock(t, 3)
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		stores[i] = newStore(t, srv.Addr())
+	}
+	b, err := locking.NewRedlock(stores, locking.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i := range 200 { // a straggling release must not refuse the next holder
+		lk := a
+		if i%2 == 1 {
+			lk = b
+		}
+		l, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("round %d: Release: %v", i, err)
+		}
+	}
+}
