@@ -19,6 +19,11 @@
 // or FailOpen, or FailClosed (503 from the middleware). A store.Breaker stops
 // calling a dead Redis, so an outage does not add a timeout to every request.
 //
+// With Options.Batch, concurrent decisions of one limiter that arrive while
+// a script call is in flight are sent together in one script run, each
+// still decided alone and all or nothing: several times the throughput of
+// one call per decision under concurrency, no added delay for a lone caller.
+//
 // [Middleware] puts a limiter in front of a handler, keyed by [ByIP],
 // [ByHeader], [ByUser], [ByRoute], or a combination ([Compose], [FirstOf]).
 // It sets RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,9 +69,10 @@ func (f FailurePolicy) String() string {
 // Options configures a Limiter. The zero value, with at least one limit,
 // is ready to use.
 type Options struct {
-	// Name identifies the limiter in keys and in Decision. Limiters that
-	// share a store must have different names, unless they are meant to
-	// share counters. Default: "default".
+	// Name identifies the limiter in keys and in Decision: visible ASCII
+	// without braces or ':'. Limiters that share a store must have
+	// different names, unless they are meant to share counters. Default:
+	// "default".
 	Name string
 	// Prefix starts every key. Default: "rl". Keys have the form
 	// "{<prefix>:<name>:<key>}:<policy>:<algorithm>", so all the policies of
@@ -178,6 +180,10 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 	}
 	if err := checkName(l.name); err != nil {
 		return nil, fmt.Errorf("ratelimit: limiter %w", err)
+	}
+	if strings.IndexByte(l.name, ':') >= 0 {
+		// The name is followed by ":<key>" inside the hash tag.
+		return nil, fmt.Errorf("ratelimit: limiter name %q must not contain ':'", l.name)
 	}
 	if l.prefix == "" {
 		l.prefix = "rl"

@@ -134,7 +134,9 @@ func (m *mw) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		m.opts.ErrorHandler(w, r, res.Err)
 		return
 	}
-	m.setHeaders(w.Header(), st)
+	if res.Source != SourceFailOpen { // nothing was counted: no numbers to report
+		m.setHeaders(w.Header(), st)
+	}
 	if !res.Allowed {
 		m.opts.DenyHandler(w, r, res)
 		return

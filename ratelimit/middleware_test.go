@@ -359,8 +359,8 @@ func TestMiddleware_fail_open_admits_and_reports(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if w := get(l.Handler(ok), "/", "192.0.2.1:1"); w.Code != 200 {
-			t.Fatal(w.Code)
+		if w := get(l.Handler(ok), "/", "192.0.2.1:1"); w.Code != 200 || w.Header().Get("RateLimit") != "" {
+			t.Fatalf("%d %q: fail-open must not report numbers it did not count", w.Code, w.Header().Get("RateLimit"))
 		}
 	}
 	if len(got) != 3 || got[0].Outcome != ratelimit.Allowed || got[0].Source != ratelimit.SourceFailOpen ||
@@ -436,6 +436,9 @@ func TestNew_rejects_invalid_limits(t *testing.T) {
 	s := store.Store(nil)
 	_, s2 := newRedis(t)
 	s = s2
+	if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "a:b", Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}}); err == nil {
+		t.Error("limiter name with ':' accepted")
+	}
 	for _, lim := range [][]ratelimit.Limit{
 		nil,
 		{ratelimit.PerSecond(0)},
@@ -445,6 +448,7 @@ func TestNew_rejects_invalid_limits(t *testing.T) {
 		{ratelimit.PerSecond(1).WithName("{tag}")},
 		{ratelimit.PerSecond(1), ratelimit.PerSecond(1)},
 		{ratelimit.PerSecond(1).WithAlgorithm(99)},
+		{ratelimit.Per(2_000_000, time.Second)}, // GCRA below 1µs per request
 	} {
 		if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{Limits: lim}); err == nil {
 			t.Errorf("limits %+v accepted", lim)
