@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rediware/rediware/store"
@@ -312,13 +313,14 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 	var wg sync.WaitGroup
 	timeout := lk.nodeTimeout(l.ttl)
 	acquired := make([]chan struct{}, n) // closed when node i has answered
+	nctx, cancel := context.WithTimeout(ctx, timeout)
+	answered := lastOf(n, cancel) // one timer per round, freed by the last answer
 	for i, s := range lk.nodes {
 		acquired[i] = make(chan struct{})
 		wg.Go(func() {
 			defer close(acquired[i])
-			nctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
 			ch <- acquireNode(nctx, s, i, l, ttlMs)
+			answered()
 		})
 	}
 	var (
@@ -413,13 +415,13 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 	}
 	n := len(lk.nodes)
 	ch := make(chan res, n)
-	base := context.WithoutCancel(ctx)
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	answered := lastOf(n, cancel)
 	for i, s := range lk.nodes {
 		go func() {
-			nctx, cancel := context.WithTimeout(base, timeout)
-			defer cancel()
 			ok, err := fn(nctx, i, s)
 			ch <- res{i, ok, err}
+			answered()
 		}()
 	}
 	var won int
@@ -446,4 +448,17 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 		}
 	}
 	return won, errs
+}
+
+// lastOf returns a function that runs fn on its n-th call: the round's
+// shared context is cancelled once every node has answered, which may be
+// after the caller returned with a quorum.
+func lastOf(n int, fn func()) func() {
+	var left atomic.Int32
+	left.Store(int32(n))
+	return func() {
+		if left.Add(-1) == 0 {
+			fn()
+		}
+	}
 }
