@@ -1,12 +1,13 @@
 -- Enqueues a write: records it as the latest value of its key, and appends
 -- a stream entry that points at it. A write whose idempotency key was seen
--- within the dedup window is not enqueued again.
+-- within the dedup window is not enqueued again (a window of 0: generated
+-- keys, which cannot repeat, are not remembered).
 -- KEYS[1] stream, KEYS[2] latest (hash: key -> "seq|payload"),
 -- KEYS[3] seq counter, KEYS[4] the idempotency marker
 -- ARGV[1] key, ARGV[2] payload, ARGV[3] idempotency key,
 -- ARGV[4] dedup window (ms)
 -- Returns {stream id, seq}, or {"", 0} for a duplicate.
-if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[4]) == false then
+if ARGV[4] ~= '0' and redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[4]) == false then
   return {'', 0}
 end
 local seq = redis.call('INCR', KEYS[3])

@@ -280,13 +280,17 @@ func newID() string {
 // the error wraps ErrCacheNotUpdated.
 func (q *Queue[V]) Write(ctx context.Context, key string, v V) (string, error) {
 	id := newID()
-	return id, q.WriteWithID(ctx, key, id, v)
+	return id, q.write(ctx, key, id, v, 0) // a fresh random ID needs no dedup
 }
 
 // WriteWithID is Write with the caller's idempotency key (a request ID, for
 // instance). A key already enqueued within Options.DedupWindow is refused
 // with ErrDuplicate, so a client's retry does not enqueue twice.
 func (q *Queue[V]) WriteWithID(ctx context.Context, key, id string, v V) error {
+	return q.write(ctx, key, id, v, q.o.DedupWindow)
+}
+
+func (q *Queue[V]) write(ctx context.Context, key, id string, v V, dedup time.Duration) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
@@ -298,7 +302,7 @@ func (q *Queue[V]) WriteWithID(ctx context.Context, key, id string, v V) error {
 		return fmt.Errorf("writebehind: encode: %w", err)
 	}
 	r, err := q.s.Eval(ctx, enqueueScript, []string{q.stream, q.latest, q.seq, q.ks.Key(q.o.Name, "idem", id)},
-		key, payload, id, q.o.DedupWindow.Milliseconds())
+		key, payload, id, dedup.Milliseconds())
 	if err != nil {
 		q.emit(Event{Kind: Failed, Key: key, ID: id, Err: err})
 		return err
