@@ -54,7 +54,9 @@
 //
 //   - Get, GetEntry: return the error (the caller decides);
 //   - GetOrLoad: reports the error to the Hook and calls the loader
-//     (coalesced in-process), returning its result uncached;
+//     (coalesced in-process), returning its result uncached. Bound a slow
+//     Redis with the client's read timeout or Options.RedisTimeout, and
+//     set Options.Breaker to skip Redis at once while it is down;
 //   - Set, Delete, Invalidate, InvalidateTags, InvalidatePattern: return
 //     the error;
 //   - WriteThrough, WriteAround: always write the database; return
