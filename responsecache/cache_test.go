@@ -595,3 +595,52 @@ func TestRoute_on_chi(t *testing.T) {
 		t.Fatalf("chi route not cached: %q, %d calls", got.Body.String(), calls.Load())
 	}
 }
+
+func TestCacheStatus_name_is_a_valid_structured_field(t *testing.T) {
+	s, _ := miniStore(t)
+	for name, want := range map[string]string{"edge-1": "edge-1; ", "my cache": `"my cache"; `, `a"b`: `"a\"b"; `} {
+		c := responsecache.New(s, responsecache.Options{Name: name, KeyPrefix: "n" + strings.ReplaceAll(name, " ", "")})
+		w := send(c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})), "GET", "http://example.com/")
+		if got := w.Header().Get("Cache-Status"); !strings.HasPrefix(got, want) {
+			t.Errorf("name %q: Cache-Status %q, want prefix %q", name, got, want)
+		}
+	}
+}
+
+func TestFailure_redis_down_is_reported_in_Cache_Status(t *testing.T) {
+	s, srv := realStore(t)
+	c := responsecache.New(s, responsecache.Options{StoreTimeout: 100 * time.Millisecond})
+	srv.Kill()
+	w := send(c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })), "GET", "http://example.com/")
+	if w.Code != 200 || w.Header().Get("Cache-Status") != `rediware; fwd=miss; detail="store-unavailable"` {
+		t.Fatalf("got %d, Cache-Status %q", w.Code, w.Header().Get("Cache-Status"))
+	}
+}
+
+func TestOriginUnreachable_serves_stale_where_allowed(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var down atomic.Bool
+	var cc atomic.Value
+	cc.Store("max-age=1")
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			responsecache.OriginUnreachable(r)
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Cache-Control", cc.Load().(string))
+		w.Header().Set("Age", "2")
+		io.WriteString(w, "stale but fine")
+	}))
+	send(h, "GET", "http://example.com/a")
+	cc.Store("max-age=1, must-revalidate")
+	send(h, "GET", "http://example.com/b")
+	down.Store(true)
+	if w := send(h, "GET", "http://example.com/a"); w.Code != 200 || w.Body.String() != "stale but fine" {
+		t.Fatalf("stale not served while the origin is down: %d %q", w.Code, w.Body.String())
+	}
+	if w := send(h, "GET", "http://example.com/b"); w.Code != http.StatusBadGateway {
+		t.Fatalf("must-revalidate entry served stale: %d", w.Code)
+	}
+}
