@@ -190,9 +190,9 @@ func median(d []time.Duration) time.Duration {
 
 // BenchmarkAutoPipeline64 compares, at 64 goroutines, the Store on a plain
 // client, the Store with Options{AutoPipeline: true} (go-redis's blocking
-// AutoPipeliner), and a prototype of a context-honouring alternative that
-// calls go-redis directly: the deferred AsyncAutoPipeline with Submit and
-// AutoFuture.WaitContext(ctx), after a ctx.Err check.
+// AutoPipeliner), and the Store prototype of a context-honouring
+// alternative (asyncAPStore, in storetest_test.go): the deferred
+// AsyncAutoPipeline with Submit and AutoFuture.WaitContext(ctx).
 func BenchmarkAutoPipeline64(b *testing.B) {
 	srv := redistest.Start(b)
 	newClient := func() *redis.Client {
@@ -206,36 +206,19 @@ func BenchmarkAutoPipeline64(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { apStore.Close() })
-	async, err := newClient().AsyncAutoPipeline()
+	asyncClient := newClient()
+	async, err := asyncClient.AsyncAutoPipeline()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { async.Close() })
+	proto := &asyncAPStore{Store: goredis.New(asyncClient), ap: async}
 	ctx := context.Background()
 	if err := plain.Set(ctx, "bench:k", []byte("v"), 0); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := plain.Eval(ctx, benchScript, []string{"bench:n"}); err != nil {
 		b.Fatal(err)
-	}
-	submit := func(ctx context.Context, args ...any) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		cmd := redis.NewCmd(ctx, args...)
-		if err := async.Submit(ctx, cmd).WaitContext(ctx); err != nil {
-			return err
-		}
-		if err := cmd.Err(); err != nil && err != redis.Nil {
-			return err
-		}
-		return nil
-	}
-	val := []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-	asyncOps := map[string]func(ctx context.Context) error{
-		"GET":     func(ctx context.Context) error { return submit(ctx, "GET", "bench:k") },
-		"SET":     func(ctx context.Context) error { return submit(ctx, "SET", "bench:k", val) },
-		"EVALSHA": func(ctx context.Context) error { return submit(ctx, "EVALSHA", benchScript.SHA1(), 1, "bench:n") },
 	}
 	for _, op := range benchOps() {
 		b.Run(op.name+"/plain", func(b *testing.B) {
@@ -245,7 +228,7 @@ func BenchmarkAutoPipeline64(b *testing.B) {
 			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, apStore) })
 		})
 		b.Run(op.name+"/async-waitctx", func(b *testing.B) {
-			runBench(b, true, asyncOps[op.name])
+			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, proto) })
 		})
 	}
 }

@@ -2,6 +2,8 @@ package goredis_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -102,4 +104,194 @@ func TestConformance_cluster(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return goredis.New(c)
 	}, storetest.WithCluster())
+}
+
+// TestConformance_redis_AsyncAutoPipelinePrototype runs the suite on a
+// prototype of the fix proposed for Options{AutoPipeline: true}: single
+// commands go through go-redis's deferred AsyncAutoPipeline with Submit and
+// AutoFuture.WaitContext(ctx), which stops waiting at the context's end,
+// instead of the blocking AutoPipeliner, whose wait ignores the context.
+// BenchmarkAutoPipeline64 measures both.
+func TestConformance_redis_AsyncAutoPipelinePrototype(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		ap, err := c.AsyncAutoPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ap.Close(); c.Close() })
+		return &asyncAPStore{Store: goredis.New(c), ap: ap}
+	}, serverHooks(srv))
+}
+
+// asyncAPStore overrides the single-command methods of a Store; the rest
+// (Subscribe, Scan, Do, Pipeline, Watch, streams) run on the plain client,
+// as they do under Options{AutoPipeline: true}.
+type asyncAPStore struct {
+	*goredis.Store
+	ap *redis.AutoPipeliner
+}
+
+func (s *asyncAPStore) run(ctx context.Context, cmd redis.Cmder) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	// WaitContext returns the command's own error once it has run, or the
+	// context's error if the context ended first (the result must then
+	// not be read: the batch may still be filling it in).
+	err := s.ap.Submit(ctx, cmd).WaitContext(ctx)
+	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	switch {
+	case err == nil || err == redis.Nil:
+		return err
+	case isRedisErr(err):
+		return &store.RedisError{Msg: err.Error()}
+	default:
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+}
+
+func isRedisErr(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+func pxArgs(args []any, ttl time.Duration) []any {
+	if ttl > 0 {
+		args = append(args, "px", max(ttl.Milliseconds(), 1))
+	}
+	return args
+}
+
+func (s *asyncAPStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := store.CheckKey(key, 0); err != nil {
+		return nil, false, err
+	}
+	cmd := redis.NewStringCmd(ctx, "get", key)
+	if err := s.run(ctx, cmd); err == redis.Nil {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	b, _ := cmd.Bytes()
+	return b, true, nil
+}
+
+func (s *asyncAPStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := store.CheckKey(key, 0); err != nil {
+		return err
+	}
+	if ttl < 0 {
+		return store.ErrInvalidTTL
+	}
+	return s.run(ctx, redis.NewStatusCmd(ctx, pxArgs([]any{"set", key, value}, ttl)...))
+}
+
+func (s *asyncAPStore) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := store.CheckKey(key, 0); err != nil {
+		return false, err
+	}
+	if ttl < 0 {
+		return false, store.ErrInvalidTTL
+	}
+	err := s.run(ctx, redis.NewStatusCmd(ctx, append(pxArgs([]any{"set", key, value}, ttl), "nx")...))
+	if err == redis.Nil {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *asyncAPStore) intCmd(ctx context.Context, args ...any) (int64, error) {
+	cmd := redis.NewIntCmd(ctx, args...)
+	if err := s.run(ctx, cmd); err != nil {
+		return 0, err
+	}
+	return cmd.Val(), nil
+}
+
+func (s *asyncAPStore) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := store.CheckKey(key, 0); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, store.ErrInvalidTTL
+	}
+	n, err := s.intCmd(ctx, "pexpire", key, max(ttl.Milliseconds(), 1))
+	return n == 1, err
+}
+
+func (s *asyncAPStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	if err := store.CheckKey(key, 0); err != nil {
+		return 0, false, err
+	}
+	ms, err := s.intCmd(ctx, "pttl", key)
+	switch {
+	case err != nil || ms == -2:
+		return 0, false, err
+	case ms == -1:
+		return store.NoExpiry, true, nil
+	default:
+		return time.Duration(ms) * time.Millisecond, true, nil
+	}
+}
+
+func (s *asyncAPStore) Delete(ctx context.Context, keys ...string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	args := []any{"unlink"}
+	for _, k := range keys {
+		if err := store.CheckKey(k, 0); err != nil {
+			return 0, err
+		}
+		args = append(args, k)
+	}
+	return s.intCmd(ctx, args...)
+}
+
+func (s *asyncAPStore) Publish(ctx context.Context, channel string, msg []byte) (int64, error) {
+	return s.intCmd(ctx, "publish", channel, msg)
+}
+
+func (s *asyncAPStore) Eval(ctx context.Context, sc *store.Script, keys []string, args ...any) (any, error) {
+	a := []any{"evalsha", sc.SHA1(), len(keys)}
+	for _, k := range keys {
+		if err := store.CheckKey(k, 0); err != nil {
+			return nil, err
+		}
+		a = append(a, k)
+	}
+	a = append(a, args...)
+	cmd := redis.NewCmd(ctx, a...)
+	err := s.run(ctx, cmd)
+	if store.IsNoScript(err) {
+		a[0], a[1] = "eval", sc.Source()
+		cmd = redis.NewCmd(ctx, a...)
+		err = s.run(ctx, cmd)
+	}
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return protoNormalise(cmd.Val()), nil
+}
+
+// protoNormalise is the RESP2 part of goredis's reply normalisation.
+func protoNormalise(v any) any {
+	switch x := v.(type) {
+	case []any:
+		for i, e := range x {
+			x[i] = protoNormalise(e)
+		}
+		return x
+	case error:
+		return &store.RedisError{Msg: x.Error()}
+	default:
+		return v
+	}
 }

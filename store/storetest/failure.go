@@ -74,14 +74,21 @@ func testServerDown(t *testing.T, r *runner) {
 			h.Restart()
 		}
 	}()
+	// All at once: a client may spend the whole deadline retrying its dial.
+	var wg sync.WaitGroup
 	for name := range calls(s, p, context.Background()) {
-		err := timed(t, name, 500*time.Millisecond, func(ctx context.Context) error {
-			return calls(s, p, ctx)[name]()
-		})
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s with the server down: %v, want ErrUnavailable", name, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := timed(t, name, 500*time.Millisecond, func(ctx context.Context) error {
+				return calls(s, p, ctx)[name]()
+			})
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("%s with the server down: %v, want ErrUnavailable", name, err)
+			}
+		}()
 	}
+	wg.Wait()
 	h.Restart()
 	restarted = true
 	eventually(t, "Set after Restart", 5*time.Second, func(ctx context.Context) error {
