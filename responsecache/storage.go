@@ -167,6 +167,9 @@ func (c *Cache) save(ctx context.Context, pk string, ix *varyIndex, e *entry, tt
 			return err
 		})
 		if err != nil {
+			// An entry missing from its tag index could outlive a purge
+			// of that tag: take it out again.
+			_ = c.deleteKeys(context.WithoutCancel(ctx), key)
 			return err
 		}
 		c.maybePrune(ctx, t, card)
