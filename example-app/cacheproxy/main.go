@@ -143,6 +143,7 @@ func newProxy(cfg config) (http.Handler, func(), error) {
 	redisURL := cfg.redisURL
 	if redisURL == "" {
 		mr := miniredis.NewMiniRedis()
+		mr.ClockTTL(true) // expire entries with the wall clock, as Redis does
 		if err := mr.Start(); err != nil {
 			return nil, nil, fmt.Errorf("embedded miniredis: %w", err)
 		}
