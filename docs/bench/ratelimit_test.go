@@ -4,13 +4,17 @@ package bench
 // ulule/limiter v3 (redis store) and throttled v2 (GCRA over its go-redis v9
 // store), on the same redis-server in the same run.
 //
-//	go test -run '^$' -bench 'RateLimit' -benchmem -benchtime=2s
+//	go test -run '^$' -bench '^BenchmarkRateLimit(Middleware)?$' -benchmem -benchtime=2s
+//	go test -run '^$' -bench 'RateLimitInterleaved' -benchtime=100x
 //
-// One op is one decision. The limit is high enough that every decision
+// On a shared machine prefer the interleaved form (see its comment); the
+// figures in docs/ratelimit.md come from it. One op is one decision. The limit is high enough that every decision
 // admits (the common case). Keys cycle through 1000 clients. "serial" is one
 // caller; "parallel64" is 64 goroutines (b.SetParallelism on GOMAXPROCS).
 // rediware runs both over a plain go-redis client and with
-// goredis.Options{AutoPipeline: true}, which batches concurrent EVALSHAs.
+// goredis.Options{AutoPipeline: true}, which batches concurrent EVALSHAs,
+// and with ratelimit.Options{Batch: true}, which batches concurrent
+// decisions into one script run.
 
 import (
 	"context"
