@@ -132,4 +132,6 @@ func TestBatch_on_cluster_falls_back_to_single_decisions(t *testing.T) {
 	if len(admitted) != 8 {
 		t.Fatalf("keys %v", admitted)
 	}
+	t.Logf("batching turned off after CROSSSLOT: %v; decisions sent in shared batches: %d",
+		ratelimit.BatchingOff(l), ratelimit.Batched(l))
 }

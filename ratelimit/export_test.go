@@ -14,3 +14,6 @@ func Batched(l *Limiter) int64 {
 	}
 	return l.batch.shared.Load()
 }
+
+// BatchingOff reports whether l turned batching off after CROSSSLOT.
+func BatchingOff(l *Limiter) bool { return l.batch != nil && l.batch.disabled.Load() }

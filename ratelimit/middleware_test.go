@@ -231,6 +231,24 @@ func TestMiddleware_servemux_route_key_shares_one_budget_per_route(t *testing.T)
 	}
 }
 
+func TestByRoute_with_chi_composes_route_and_client(t *testing.T) {
+	_, s := newRedis(t)
+	l := ratelimit.New(s, ratelimit.PerHour(1))
+	mw := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{Key: ratelimit.Compose(ratelimit.ByRoute(), ratelimit.ByIP(nil))})
+	r := chi.NewRouter()
+	r.With(mw).Get("/a/{id}", ok)
+	r.With(mw).Get("/b", ok)
+	codes := []int{
+		get(r, "/a/1", "192.0.2.1:1").Code,
+		get(r, "/a/2", "192.0.2.1:1").Code, // same route pattern, same client
+		get(r, "/a/1", "192.0.2.2:1").Code, // another client
+		get(r, "/b", "192.0.2.1:1").Code,   // another route
+	}
+	if codes[0] != 200 || codes[1] != 429 || codes[2] != 200 || codes[3] != 200 {
+		t.Fatalf("codes %v, want [200 429 200 200]", codes)
+	}
+}
+
 func TestByIP_groups_ipv6_by_64(t *testing.T) {
 	_, s := newRedis(t)
 	h := ratelimit.Middleware(ratelimit.New(s, ratelimit.PerHour(2)),
