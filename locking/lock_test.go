@@ -387,3 +387,27 @@ func TestObtain_fence_counter_expires_and_fences_keep_growing(t *testing.T) {
 		t.Fatalf("fence after the counter expired %d, want > %d", l2.Fence(), l.Fence())
 	}
 }
+
+type ctxKey struct{}
+
+func TestLock_Context_keeps_values_but_not_cancellation_of_Obtain_context(t *testing.T) {
+	_, s := server(t)
+	ctx, cancel := context.WithCancel(context.WithValue(t.Context(), ctxKey{}, "v"))
+	l, err := locking.New(s).Obtain(ctx, "job", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if l.Context().Value(ctxKey{}) != "v" {
+		t.Fatal("value of the Obtain context lost")
+	}
+	if l.Context().Err() != nil {
+		t.Fatal("lock context cancelled with the Obtain context")
+	}
+	if err := l.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(context.Cause(l.Context()), locking.ErrLockNotHeld) {
+		t.Fatalf("cause after Release = %v", context.Cause(l.Context()))
+	}
+}

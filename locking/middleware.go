@@ -170,10 +170,9 @@ func (m *RouteLock) Handler(next http.Handler) http.Handler {
 		lock, err := locker.Obtain(ctx, key, ttl, &o)
 		switch {
 		case err == nil:
+		case r.Context().Err() != nil:
+			return // the client is gone: nothing to answer, nothing to run
 		case errors.Is(err, ErrNotObtained):
-			if r.Context().Err() != nil {
-				return // the client is gone
-			}
 			onError(w, r, err)
 			return
 		case policy == FailOpen:

@@ -186,3 +186,23 @@ func TestRedlock_key_is_free_once_Release_returns(t *testing.T) {
 		}
 	}
 }
+
+func TestRedlock_TTL_with_one_node_down(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvs[0].Kill()
+	if ttl, err := l.TTL(ctx); err != nil || ttl <= 0 || ttl > 5*time.Second {
+		t.Fatalf("TTL = %v, %v", ttl, err)
+	}
+	srvs[1].Kill() // no quorum left
+	if _, err := l.TTL(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("TTL with two nodes down = %v, want store.ErrUnavailable", err)
+	}
+	if err := l.Release(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Release with two nodes down = %v, want store.ErrUnavailable", err)
+	}
+}
