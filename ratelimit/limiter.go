@@ -188,6 +188,9 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 	if l.prefix == "" {
 		l.prefix = "rl"
 	}
+	if strings.ContainsAny(l.prefix, "{}") {
+		return nil, fmt.Errorf("ratelimit: prefix %q must not contain braces: they delimit the hash tag", l.prefix)
+	}
 	if l.class == "" {
 		l.class = "key"
 	}

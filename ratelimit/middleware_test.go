@@ -15,7 +15,6 @@ import (
 
 	"github.com/rediware/rediware/middleware"
 	"github.com/rediware/rediware/ratelimit"
-	"github.com/rediware/rediware/store"
 )
 
 var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
@@ -451,11 +450,12 @@ func TestPolicyNames_are_escaped_as_sf_strings(t *testing.T) {
 }
 
 func TestNew_rejects_invalid_limits(t *testing.T) {
-	s := store.Store(nil)
-	_, s2 := newRedis(t)
-	s = s2
+	_, s := newRedis(t)
 	if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "a:b", Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}}); err == nil {
 		t.Error("limiter name with ':' accepted")
+	}
+	if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{Prefix: "{x}", Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}}); err == nil {
+		t.Error("prefix with braces accepted")
 	}
 	for _, lim := range [][]ratelimit.Limit{
 		nil,
