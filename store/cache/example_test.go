@@ -59,3 +59,46 @@ func ExampleMemoize() {
 	fmt.Println(a, b, "calls:", calls)
 	// Output: 144 144 calls: 1
 }
+
+func ExampleCache_WriteThrough() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	s := goredis.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}))
+	ctx := context.Background()
+	names := cache.New(s, cache.Options[string]{Codec: cache.String(), Prefix: "name:"})
+
+	db := map[string]string{}
+	save := func(ctx context.Context, v string) error {
+		if v == "" {
+			return errors.New("db: empty name")
+		}
+		db["42"] = v
+		return nil
+	}
+	_ = names.WriteThrough(ctx, "42", "Ada", save, time.Hour)
+	v, ok, _ := names.Get(ctx, "42")
+	fmt.Println(v, ok, db["42"])
+
+	err := names.WriteThrough(ctx, "42", "", save, time.Hour) // the database refuses it
+	_, ok, _ = names.Get(ctx, "42")
+	fmt.Println(err, ok) // no entry: the next read loads from the database
+	// Output:
+	// Ada true Ada
+	// db: empty name false
+}
+
+func ExampleCache_InvalidateTags() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	s := goredis.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}))
+	ctx := context.Background()
+	c := cache.New(s, cache.Options[int]{Prefix: "orders:"})
+
+	_ = c.Set(ctx, "count:team7", 12, time.Hour, "team:7")
+	_ = c.Set(ctx, "count:team8", 3, time.Hour, "team:8")
+	n, _ := c.InvalidateTags(ctx, "team:7")
+	_, ok7, _ := c.Get(ctx, "count:team7")
+	_, ok8, _ := c.Get(ctx, "count:team8")
+	fmt.Println(n, ok7, ok8)
+	// Output: 1 false true
+}
