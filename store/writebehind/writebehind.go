@@ -51,6 +51,12 @@ var (
 	ErrClosed = errors.New("writebehind: queue closed")
 )
 
+// Cache is where Write puts values at once: *cache.Cache and *tiered.Cache
+// implement it.
+type Cache[V any] interface {
+	Set(ctx context.Context, key string, v V, ttl time.Duration, tags ...string) error
+}
+
 // Op is one write handed to the Apply function.
 type Op[V any] struct {
 	Key   string
@@ -123,8 +129,10 @@ type Options[V any] struct {
 	Codec cache.Codec[V]
 
 	// Cache, if set, receives every Write at once (Set with CacheTTL), so
-	// reads see it before the database does.
-	Cache *cache.Cache[V]
+	// reads see it before the database does. A *cache.Cache or a
+	// *tiered.Cache (whose Set also drops the key from every instance's
+	// local tier).
+	Cache Cache[V]
 
 	// CacheTTL is the TTL of cached writes. Default: the cache's.
 	CacheTTL time.Duration

@@ -14,6 +14,7 @@ import (
 	"github.com/rediware/rediware/internal/redistest"
 	"github.com/rediware/rediware/store/cache"
 	"github.com/rediware/rediware/store/goredis"
+	"github.com/rediware/rediware/store/tiered"
 	"github.com/rediware/rediware/store/writebehind"
 )
 
@@ -307,4 +308,25 @@ func TestQueue_redis_down_Write_fails(t *testing.T) {
 	if _, err := q.Write(t.Context(), "k", 1); err == nil {
 		t.Fatal("Write with Redis down reported no error")
 	}
+}
+
+func TestQueue_Write_through_tiered_cache_drops_local_copies(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	s := newStore(t, srv)
+	tc := tiered.New(cache.New(s, cache.Options[int]{}), tiered.Options[int]{})
+	defer tc.Close()
+	<-tc.Ready()
+	_ = tc.Set(ctx, "k", 1, time.Minute)
+	if v, _, _ := tc.Get(ctx, "k"); v != 1 || tc.LocalLen() != 1 {
+		t.Fatal("not cached locally")
+	}
+	q, _ := writebehind.New(s, newDB().apply, writebehind.Options[int]{Cache: tc})
+	if _, err := q.Write(ctx, "k", 2); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := tc.Get(ctx, "k"); v != 2 {
+		t.Fatalf("tiered cache serves %d after a queued write of 2", v)
+	}
+	_ = q.Close(ctx)
 }
