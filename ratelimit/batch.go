@@ -94,7 +94,13 @@ func newBatcher(l *Limiter, size int) *batcher {
 // returns.
 func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) error {
 	if bt.disabled.Load() {
-		return bt.l.eval1(ctx, keys, n, res)
+		l := bt.l
+		if !l.breaker.Allow() {
+			return store.ErrCircuitOpen
+		}
+		err := unavailableReply(l.eval1(ctx, keys, n, res))
+		l.breaker.Record(err)
+		return err
 	}
 	c := callPool.Get().(*call)
 	c.keys, c.n, c.res, c.err, c.lead = keys, n, res, nil, false
@@ -141,12 +147,21 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 	return err
 }
 
-// run decides every call of batch and sets its err.
+// run decides every call of batch and sets its err. The breaker sees one
+// outcome per script call, not one per decision: a batch that failed is one
+// failed round trip.
 func (bt *batcher) run(ctx context.Context, batch []*call) {
 	l := bt.l
+	if !l.breaker.Allow() {
+		for _, c := range batch {
+			c.err = store.ErrCircuitOpen
+		}
+		return
+	}
 	if len(batch) == 1 {
 		c := batch[0]
-		c.err = l.eval1(ctx, c.keys, c.n, c.res)
+		c.err = unavailableReply(l.eval1(ctx, c.keys, c.n, c.res))
+		l.breaker.Record(c.err)
 		return
 	}
 	bt.shared.Add(int64(len(batch)))
@@ -172,11 +187,18 @@ func (bt *batcher) run(ctx context.Context, batch []*call) {
 	if err != nil && store.IsRedisError(err, "CROSSSLOT") {
 		// Cluster: the keys of different clients live in different slots.
 		bt.disabled.Store(true)
+		var last error
 		for _, c := range batch {
-			c.err = l.eval1(ctx, c.keys, c.n, c.res)
+			c.err = unavailableReply(l.eval1(ctx, c.keys, c.n, c.res))
+			if c.err != nil {
+				last = c.err
+			}
 		}
+		l.breaker.Record(last)
 		return
 	}
+	err = unavailableReply(err)
+	l.breaker.Record(err)
 	a, ok := v.([]any)
 	per := 1 + 4*np
 	if err == nil && (!ok || len(a) != per*len(batch)) {

@@ -13,14 +13,23 @@ import (
 )
 
 func TestFailurePolicy_kill_and_restart_under_load(t *testing.T) {
-	for _, policy := range []ratelimit.FailurePolicy{ratelimit.FailureLocal, ratelimit.FailOpen, ratelimit.FailClosed} {
-		t.Run(policy.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		policy ratelimit.FailurePolicy
+		batch  bool
+	}{{ratelimit.FailureLocal, false}, {ratelimit.FailOpen, false}, {ratelimit.FailClosed, false}, {ratelimit.FailureLocal, true}} {
+		policy := tc.policy
+		name := policy.String()
+		if tc.batch {
+			name += "-batch"
+		}
+		t.Run(name, func(t *testing.T) {
 			srv, s := newRedis(t)
 			const limit = 50
 			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
 				Limits:  []ratelimit.Limit{ratelimit.Per(limit, 24*time.Hour)},
 				Failure: policy,
 				Breaker: &store.Breaker{Failures: 3, Cooldown: 100 * time.Millisecond},
+				Batch:   tc.batch,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -285,22 +285,19 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 	}
 
 	var err error
-	if l.breaker.Allow() {
-		if l.batch != nil {
-			err = l.batch.do(ctx, b.keys, n, res)
-		} else {
-			err = l.eval(ctx, b, n, res)
-		}
-		if isUnavailableReply(err) {
-			err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-		}
+	switch {
+	case l.batch != nil:
+		// The batch consults the breaker once per script call.
+		err = l.batch.do(ctx, b.keys, n, res)
+	case l.breaker.Allow():
+		err = unavailableReply(l.eval(ctx, b, n, res))
 		if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 			l.breaker.Record(ctx.Err()) // the caller left: says nothing about Redis
 			l.report(res, ctx.Err())
 			return ctx.Err()
 		}
 		l.breaker.Record(err)
-	} else {
+	default:
 		err = store.ErrCircuitOpen
 	}
 	if err == nil {
@@ -420,18 +417,19 @@ func (l *Limiter) report(res *Result, err error) {
 	l.hook(d)
 }
 
-// isUnavailableReply reports whether err is a Redis error reply that means
-// "not now" rather than "wrong": a server loading its data set, a busy
-// script, a cluster or replica link down, a write sent to a replica during
-// a failover. These go to the failure policy and count for the breaker.
-func isUnavailableReply(err error) bool {
+// unavailableReply wraps in store.ErrUnavailable a Redis error reply that
+// means "not now" rather than "wrong": a server loading its data set, a
+// busy script, a cluster or replica link down, a write sent to a replica
+// during a failover. These go to the failure policy and count for the
+// breaker.
+func unavailableReply(err error) error {
 	if err == nil {
-		return false
+		return nil
 	}
 	for _, p := range [...]string{"LOADING", "BUSY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS"} {
 		if store.IsRedisError(err, p) {
-			return true
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
-	return false
+	return err
 }
