@@ -23,6 +23,12 @@ var (
 	// ErrInvalidTTL is returned for a negative TTL.
 	ErrInvalidTTL = errors.New("cache: invalid ttl")
 
+	// ErrLoaderPanic is returned by GetOrLoad, to every caller waiting for
+	// the load, when the loader panicked. The panic does not crash the
+	// process (the load runs on a shared goroutine that no caller could
+	// recover).
+	ErrLoaderPanic = errors.New("cache: loader panicked")
+
 	// ErrReservedKey is returned for a key that starts with '~', which the
 	// cache reserves for its own bookkeeping (fill locks, tag versions).
 	ErrReservedKey = errors.New("cache: key starts with the reserved '~'")

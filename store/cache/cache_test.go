@@ -473,3 +473,15 @@ func TestHook_reports_hits_misses_loads(t *testing.T) {
 		t.Fatalf("events %v", rec.events)
 	}
 }
+
+func TestGetOrLoad_loader_panic_is_an_error(t *testing.T) {
+	_, s := newStore(t)
+	c := cache.New(s, cache.Options[int]{})
+	_, err := c.GetOrLoad(t.Context(), "k", func(context.Context) (int, error) { panic("boom") }, 0)
+	if !errors.Is(err, cache.ErrLoaderPanic) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v, want ErrLoaderPanic", err)
+	}
+	if v, err := c.GetOrLoad(t.Context(), "k", func(context.Context) (int, error) { return 1, nil }, 0); err != nil || v != 1 {
+		t.Fatalf("after a panic: %v %v", v, err)
+	}
+}

@@ -84,7 +84,15 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 // loadShared runs fill once per key in this process and waits for it, or
 // for ctx.
 func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
-	ch := c.sf.DoChan(fk, func() (any, error) {
+	ch := c.sf.DoChan(fk, func() (_ any, err error) {
+		// singleflight re-panics a panic from DoChan's function on a new
+		// goroutine, where no caller could recover it: turn it into an
+		// error for every waiter instead.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
+			}
+		}()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
 		defer cancel()
 		return c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
@@ -228,7 +236,12 @@ func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader
 func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup) {
 	// Shares the key with misses: if a fill is already running, this joins
 	// it. The result channel is buffered, so nobody needs to read it.
-	c.sf.DoChan(fk, func() (any, error) {
+	c.sf.DoChan(fk, func() (_ any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
+			}
+		}()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
 		defer cancel()
 		return c.fill(lctx, key, fk, load, ttl, tags, l, false)
