@@ -39,10 +39,10 @@
 // missing (first use, expired after Options.FenceTTL, or lost in a Redis
 // restart without persistence), it restarts from the server time in
 // microseconds, so it still exceeds every fence issued before, as long as
-// the server clock does not run backwards. A failover to a replica that had not yet received the last
-// increments can reissue a fence: where that matters, run the lock on a
-// primary with persistence and no failover, or take fences from a
-// consensus store.
+// the server clock does not run backwards. A failover to a replica that
+// had not yet received the last increments can reissue a fence: where that
+// matters, run the lock on a primary with persistence and no failover, or
+// take fences from a consensus store.
 //
 // # Redlock and fencing
 //
@@ -52,9 +52,11 @@
 // bounded clock drift. As Martin Kleppmann showed in "How to do
 // distributed locking" (2016), a paused client can wake up after its lock
 // expired and write anyway, and a clock jump on one Redis node can let two
-// clients hold the lock at once. Redlock's fence ([Lock.Fence]) is the
-// largest of the per-store fences of the quorum; the stores' counters are
-// independent, so it only grows across holders while their clocks agree.
+// clients hold the lock at once. Redlock has no fencing tokens of its own:
+// [Lock.Fence] is the largest of the per-store fences of the quorum, and as
+// the stores' counters are independent (each seeded from its own clock when
+// it started), a later holder whose quorum misses the store with the
+// largest counter gets a smaller fence. Do not use Redlock fences to fence.
 //
 // When a lost lock would corrupt data (money, inventory, anything that is
 // not idempotent), do not rely on Redlock alone: use fencing tokens from

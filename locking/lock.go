@@ -111,7 +111,8 @@ func (l *Lock) Metadata() string { return l.value[len(l.token):] }
 // acquisition. Pass it along with every write the lock protects, and have
 // the resource reject writes carrying a smaller fence than one it has
 // seen (see FencedSet). For Redlock it is the largest of the quorum's
-// per-store fences: see the package documentation for its limits.
+// per-store fences, which is not guaranteed to grow from one holder to the
+// next: do not fence with it (see the package documentation).
 func (l *Lock) Fence() int64 { return l.fence }
 
 // ValidUntil returns the time until which the lock is known to be held,
