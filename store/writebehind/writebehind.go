@@ -490,7 +490,7 @@ func (q *Queue[V]) process(ctx context.Context, m store.StreamMessage) bool {
 			q.finish(ctx, m.ID, key, seqStr, id, true, fmt.Errorf("writebehind: decode: %w", err))
 			return ctx.Err() == nil
 		}
-		err = q.apply(ctx, Op[V]{Key: key, Value: v, ID: id, Seq: seq, Attempt: int(attempt)})
+		err = q.safeApply(ctx, Op[V]{Key: key, Value: v, ID: id, Seq: seq, Attempt: int(attempt)})
 		if err == nil {
 			if q.finish(ctx, m.ID, key, seqStr, id, false, nil) {
 				q.emit(Event{Kind: Applied, Key: key, ID: id, EntryID: m.ID, Attempt: int(attempt)})
@@ -509,6 +509,17 @@ func (q *Queue[V]) process(ctx context.Context, m store.StreamMessage) bool {
 			return false
 		}
 	}
+}
+
+// safeApply calls Apply, turning a panic into a failed attempt (retried,
+// then dead-lettered) instead of a crashed worker.
+func (q *Queue[V]) safeApply(ctx context.Context, op Op[V]) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("writebehind: Apply panicked: %v", p)
+		}
+	}()
+	return q.apply(ctx, op)
 }
 
 // finish acknowledges an entry, dead-lettering it first if dead. It

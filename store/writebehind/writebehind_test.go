@@ -330,3 +330,19 @@ func TestQueue_Write_through_tiered_cache_drops_local_copies(t *testing.T) {
 	}
 	_ = q.Close(ctx)
 }
+
+func TestQueue_Apply_panic_is_a_failed_attempt(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	q, _ := writebehind.New(s, func(context.Context, writebehind.Op[int]) error { panic("boom") },
+		writebehind.Options[int]{MaxAttempts: 2, Backoff: func(int) time.Duration { return time.Millisecond }})
+	_, _ = q.Write(ctx, "k", 1)
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := s.Client().XRange(ctx, q.DeadLetters(), "-", "+").Result()
+	if len(msgs) != 1 || msgs[0].Values["err"] != "writebehind: Apply panicked: boom" {
+		t.Fatalf("dead letters %v", msgs)
+	}
+}
