@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -35,7 +36,7 @@ func (s *Store) Pipeline(ctx context.Context, cmds ...[]any) ([]store.Result, er
 	}
 	out := make([]store.Result, len(cmds))
 	for i := range out {
-		v, err := receive(ctx, c)
+		v, err := s.receive(ctx, c)
 		if err != nil && !isReplyErr(err) {
 			return nil, wrapErr(err)
 		}
@@ -56,7 +57,23 @@ func splitCommands(cmds [][]any) ([]string, [][]any, error) {
 	return names, args, nil
 }
 
-func receive(ctx context.Context, c redis.Conn) (any, error) {
+// receive reads one reply within ctx, bounded like doConn. A Redis error
+// reply is returned as the redis.Error, not wrapped.
+func (s *Store) receive(ctx context.Context, c redis.Conn) (any, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		timeout, byDeadline := time.Until(dl), true
+		if timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		if s.readTimeout > 0 && s.readTimeout < timeout {
+			timeout, byDeadline = s.readTimeout, false
+		}
+		v, err := redis.ReceiveWithTimeout(c, timeout)
+		if err != nil && byDeadline && isTimeout(err) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+		return v, err
+	}
 	if ctx.Done() == nil {
 		return c.Receive()
 	}
@@ -140,7 +157,7 @@ func (x *tx) Exec(ctx context.Context, cmds ...[]any) ([]store.Result, error) {
 	// MULTI's OK, then QUEUED or an error per command, then EXEC's reply.
 	queued := make([]error, len(cmds))
 	for i := -1; i < len(cmds); i++ {
-		_, err := receive(ctx, c)
+		_, err := x.s.receive(ctx, c)
 		if err != nil && !isReplyErr(err) {
 			return nil, wrapErr(err)
 		}
@@ -148,7 +165,7 @@ func (x *tx) Exec(ctx context.Context, cmds ...[]any) ([]store.Result, error) {
 			queued[i] = err
 		}
 	}
-	v, err := receive(ctx, c)
+	v, err := x.s.receive(ctx, c)
 	if err != nil && !isReplyErr(err) {
 		return nil, wrapErr(err)
 	}
