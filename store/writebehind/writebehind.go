@@ -251,9 +251,12 @@ func defaultBackoff(n int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// Stream returns the key of the queue's stream; DeadLetters the key of its
-// dead-letter stream (entries with fields k, s, i, v, err, attempts).
-func (q *Queue[V]) Stream() string      { return q.stream }
+// Stream returns the key of the queue's stream.
+func (q *Queue[V]) Stream() string { return q.stream }
+
+// DeadLetters returns the key of the queue's dead-letter stream, whose
+// entries have the fields k (key), s (seq), i (idempotency key), v (the
+// encoded value), err and attempts.
 func (q *Queue[V]) DeadLetters() string { return q.dead }
 
 func (q *Queue[V]) emit(e Event) {
