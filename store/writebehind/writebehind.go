@@ -27,6 +27,10 @@ var (
 	beginLua    string
 	beginScript = store.NewScript(beginLua)
 
+	//go:embed latest.lua
+	latestLua    string
+	latestScript = store.NewScript(latestLua)
+
 	//go:embed finish.lua
 	finishLua    string
 	finishScript = store.NewScript(finishLua)
@@ -326,11 +330,41 @@ func (q *Queue[V]) write(ctx context.Context, key, id string, v V, dedup time.Du
 	if entryID == "" {
 		return ErrDuplicate
 	}
+	seq, _, _ := store.String(a[1])
 	q.emit(Event{Kind: Enqueued, Key: key, ID: id, EntryID: entryID})
 	if q.o.Cache != nil {
-		if err := q.o.Cache.Set(ctx, key, v, q.o.CacheTTL); err != nil {
+		if err := q.syncCache(ctx, key, seq, v); err != nil {
 			return fmt.Errorf("%w: %w", ErrCacheNotUpdated, err)
 		}
+	}
+	return nil
+}
+
+// syncCache puts v in the cache, then makes sure a concurrent Write of the
+// same key did not set its (newer) value first: if the newest pending
+// value is no longer this write's, it sets that one instead, so the cache
+// ends with the newest write whatever order the Sets ran in.
+func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
+	for range 4 {
+		if err := q.o.Cache.Set(ctx, key, v, q.o.CacheTTL); err != nil {
+			return err
+		}
+		r, err := q.s.Eval(ctx, latestScript, []string{q.latest}, key)
+		if err != nil {
+			return err
+		}
+		cur, ok, _ := store.String(r)
+		curSeq, payload, found := strings.Cut(cur, "|")
+		if !ok || !found || curSeq == seq {
+			// Ours is the newest, or it was applied already (and any newer
+			// write will sync the cache itself).
+			return nil
+		}
+		var nv V
+		if err := q.codec.Unmarshal([]byte(payload), &nv); err != nil {
+			return err
+		}
+		seq, v = curSeq, nv
 	}
 	return nil
 }

@@ -346,3 +346,25 @@ func TestQueue_Apply_panic_is_a_failed_attempt(t *testing.T) {
 		t.Fatalf("dead letters %v", msgs)
 	}
 }
+
+func TestQueue_concurrent_writes_leave_the_newest_in_cache(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[int]{})
+	q, _ := writebehind.New(s, newDB().apply, writebehind.Options[int]{Cache: c})
+	for round := range 20 {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() { _, _ = q.Write(ctx, "k", round*100+i) })
+		}
+		wg.Wait()
+		r, _ := s.Client().HGet(ctx, "{wb:default}:latest", "k").Result()
+		var seq, newest int
+		fmt.Sscanf(r, "%d|%d", &seq, &newest)
+		if v, _, _ := c.Get(ctx, "k"); v != newest {
+			t.Fatalf("round %d: cache holds %d, newest queued write is %d", round, v, newest)
+		}
+	}
+	_ = q.Close(ctx)
+}
