@@ -34,6 +34,9 @@
 //     worker that reaches an entry whose seq is no longer the newest
 //     acknowledges it without calling Apply, so a burst of writes to one
 //     key costs one database write, of the last value.
+//   - Cache order: each Write checks, after setting the cache, that its
+//     value is still the key's newest pending one, and sets the newest if
+//     not, so concurrent writes leave the last one in the cache.
 //   - Failures: Apply is retried with Options.Backoff; after
 //     Options.MaxAttempts (counted in Redis, so a poison entry that
 //     crashes workers is counted too) the write is copied to the
