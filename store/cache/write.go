@@ -54,6 +54,11 @@ func (c *Cache[V]) Invalidate(ctx context.Context, keys ...string) error {
 // If Redis fails in step 1, the database write still happens (the database
 // is the source of truth). If the database was written but the cache could
 // not be set or invalidated, the error wraps ErrCacheNotUpdated.
+//
+// Two WriteThroughs of one key racing each other can commit to the
+// database in one order and set the cache in the other, leaving the older
+// value cached until its TTL. If one key has concurrent writers, use
+// WriteAround, whose invalidations commute.
 func (c *Cache[V]) WriteThrough(ctx context.Context, key string, v V, write func(ctx context.Context, v V) error, ttl time.Duration, tags ...string) error {
 	if _, err := c.fullKey(key); err != nil {
 		return err
