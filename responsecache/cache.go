@@ -31,6 +31,7 @@ type Cache struct {
 	flights    flightGroup
 	refreshing sync.Map // keys being refreshed in the background
 	local      *localTier
+	instance   string // identifies this Cache's invalidation messages
 	cancel     context.CancelFunc
 }
 
@@ -81,6 +82,7 @@ func New(s store.Store, opts Options) *Cache {
 		ctx, cancel := context.WithCancel(context.Background())
 		c.cancel = cancel
 		c.local = newLocalTier(opts.LocalBytes)
+		c.instance = newNonce()
 		go c.subscribe(ctx)
 	}
 	return c

@@ -644,3 +644,55 @@ func TestOriginUnreachable_serves_stale_where_allowed(t *testing.T) {
 		t.Fatalf("must-revalidate entry served stale: %d", w.Code)
 	}
 }
+
+func TestLocalTier_is_flushed_when_the_subscription_reconnects(t *testing.T) {
+	s, srv := realStore(t)
+	c := responsecache.New(s, responsecache.Options{LocalBytes: 1 << 20, StoreTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond)
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "v")
+	}))
+	send(h, "GET", "http://example.com/r")
+	send(h, "GET", "http://example.com/r") // filled into the local tier
+	// Remove the entry behind the cache's back (no invalidation message):
+	// only the local tier can still answer.
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	rc.FlushAll(context.Background())
+	rc.Close()
+	if send(h, "GET", "http://example.com/r"); calls.Load() != 1 {
+		t.Fatal("the local tier did not hold the entry")
+	}
+	srv.Restart() // the subscription reconnects
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before := calls.Load()
+		send(h, "GET", "http://example.com/r")
+		if calls.Load() > before {
+			break // the local copy is gone: the request reached the origin
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the local tier kept serving an entry after its subscription reconnected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestTrustForwarded_keys_on_the_forwarded_host(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{TrustForwarded: true})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, r.Header.Get("X-Forwarded-Host"))
+	}))
+	send(h, "GET", "http://lb.internal/", "X-Forwarded-Host", "a.example")
+	if got := send(h, "GET", "http://lb.internal/", "X-Forwarded-Host", "b.example").Body.String(); got != "b.example" {
+		t.Fatalf("b.example got %q", got)
+	}
+	if got := send(h, "GET", "http://lb.internal/", "X-Forwarded-Host", "a.example"); !strings.Contains(got.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("a.example not served from cache: %q", got.Header().Get("Cache-Status"))
+	}
+}

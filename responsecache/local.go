@@ -3,6 +3,7 @@ package responsecache
 import (
 	"container/list"
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,7 +130,7 @@ func (c *Cache) publish(ctx context.Context, key string) {
 		return
 	}
 	_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
-		_, err := c.s.Publish(ctx, c.channel(), []byte(key))
+		_, err := c.s.Publish(ctx, c.channel(), []byte(c.instance+" "+key))
 		return err
 	})
 }
@@ -155,10 +156,17 @@ func (c *Cache) subscribe(ctx context.Context) {
 			case store.Reconnected:
 				c.local.flush()
 			case store.Published:
-				if string(m.Payload) == "*" {
+				from, key, ok := strings.Cut(string(m.Payload), " ")
+				switch {
+				case !ok:
+					c.local.flush() // not ours to parse: be safe
+				case from == c.instance:
+					// Our own message: the key was evicted when it was
+					// sent, and evicting again would drop fills made since.
+				case key == "*":
 					c.local.flush()
-				} else {
-					c.local.evict(string(m.Payload))
+				default:
+					c.local.evict(key)
 				}
 			}
 		}
