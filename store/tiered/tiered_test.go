@@ -241,3 +241,29 @@ func TestCache_redis_down_get_or_load_falls_through(t *testing.T) {
 		t.Fatal("Set with Redis down reported no error")
 	}
 }
+
+func TestCache_hooks_report_each_tier(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	hook := func(e cache.Event) {
+		mu.Lock()
+		seen[e.Tier.String()+":"+e.Kind.String()]++
+		mu.Unlock()
+	}
+	rc := cache.New(storeFor(t, srv), cache.Options[string]{Codec: cache.String(), Prefix: "h:", Hook: hook})
+	c := tiered.New(rc, tiered.Options[string]{Hook: hook})
+	defer c.Close()
+	<-c.Ready()
+	load := func(context.Context) (string, error) { return "v", nil }
+	_, _ = c.GetOrLoad(ctx, "k", load, time.Minute) // local miss, redis miss, load
+	_, _ = c.GetOrLoad(ctx, "k", load, time.Minute) // local hit
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"local:miss", "redis:miss", "loader:load", "local:hit"} {
+		if seen[want] != 1 {
+			t.Fatalf("%s seen %d times; all: %v", want, seen[want], seen)
+		}
+	}
+}
