@@ -48,6 +48,9 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	subsMu sync.Mutex
+	subs   map[*subscription]struct{} // open subscriptions, closed by Close
 }
 
 var (
@@ -420,13 +423,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return err
 }
 
-// Close implements store.Closer. Later calls fail with store.ErrClosed. The
-// pool is closed only when the Store owns it (Options.OwnsPool, set by
-// Open).
+// Close implements store.Closer. It closes the Store's subscriptions, and
+// later calls fail with store.ErrClosed. The pool is closed only when the
+// Store owns it (Options.OwnsPool, set by Open).
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.subsMu.Lock()
+		subs := s.subs
+		s.subs = nil
+		s.subsMu.Unlock()
+		for sub := range subs {
+			sub.Close()
+		}
 		if s.opts.OwnsPool {
 			err = s.pool.Close()
 		}

@@ -37,6 +37,11 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sub.cancel = cancel
+	if !s.track(sub) {
+		cancel()
+		c.Close()
+		return nil, store.ErrClosed
+	}
 	go func() {
 		// The subscription ends with the Subscribe context too.
 		select {
@@ -255,8 +260,26 @@ func (sub *subscription) reopen(ctx context.Context) (redis.Conn, []store.Messag
 
 func (sub *subscription) Messages() <-chan store.Message { return sub.out }
 
+// track registers sub to be closed by Store.Close; false if the Store is
+// already closed.
+func (s *Store) track(sub *subscription) bool {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	if s.subs == nil {
+		s.subs = make(map[*subscription]struct{})
+	}
+	s.subs[sub] = struct{}{}
+	return true
+}
+
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() {
+		sub.s.subsMu.Lock()
+		delete(sub.s.subs, sub)
+		sub.s.subsMu.Unlock()
 		sub.mu.Lock()
 		close(sub.done)
 		if sub.conn != nil {

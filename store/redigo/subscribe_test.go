@@ -54,3 +54,23 @@ func TestSubscribe_silent_server_is_detected_by_the_health_ping(t *testing.T) {
 		t.Fatal("no message after the reconnect")
 	}
 }
+
+func TestStore_Close_ends_subscriptions(t *testing.T) {
+	_, s := newMini(t)
+	sub, err := s.Subscribe(t.Context(), []string{"ch"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case _, ok := <-sub.Messages():
+		if ok {
+			t.Fatal("a message after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Messages not closed by Store.Close")
+	}
+	if _, err := s.Subscribe(t.Context(), []string{"ch"}, nil); err == nil {
+		t.Fatal("Subscribe after Close succeeded")
+	}
+}
