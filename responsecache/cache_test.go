@@ -517,6 +517,19 @@ func TestCluster_vary_and_tag_purge(t *testing.T) {
 	if o.count() != 6 {
 		t.Fatalf("tag purge on Cluster left entries")
 	}
+	for i := 1; i < 5; i++ {
+		send(h, "GET", "http://example.com/n"+string(rune('0'+i)), "Accept-Encoding", "gzip")
+	}
+	if err := c.PurgePrefix(context.Background(), "http://example.com/n"); err != nil {
+		t.Fatal(err)
+	}
+	before := o.count()
+	for i := 0; i < 5; i++ {
+		send(h, "GET", "http://example.com/n"+string(rune('0'+i)), "Accept-Encoding", "gzip")
+	}
+	if o.count() != before+5 {
+		t.Fatalf("prefix purge on Cluster left %d entries", 5-(o.count()-before))
+	}
 }
 
 func TestTags_large_tag_set_is_pruned_of_expired_members(t *testing.T) {
