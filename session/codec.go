@@ -1,6 +1,7 @@
 package session
 
 import (
+	"hash/maphash"
 	"maps"
 	"sync"
 	"time"
@@ -8,9 +9,9 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// cachingCodec remembers the decoded form of recently loaded session data,
-// keyed by the stored bytes themselves, so that the many requests that read
-// an unchanged session skip the codec (gob decoding is most of the CPU time
+// cachingCodec remembers the decoded form of session data read more than
+// once, keyed by the stored bytes themselves, so that the many requests that
+// read an unchanged session skip the codec (gob decoding is most of the CPU time
 // of a request that only reads its session). Encoding is untouched, so the
 // bytes in Redis are exactly the wrapped codec's.
 //
@@ -24,6 +25,8 @@ type cachingCodec struct {
 
 	mu    sync.RWMutex
 	items map[string]cachedSession
+	seen  map[uint64]struct{} // hashes of data decoded once, not yet cached
+	seed  maphash.Seed
 }
 
 type cachedSession struct {
@@ -32,7 +35,8 @@ type cachedSession struct {
 }
 
 func newCachingCodec(inner scs.Codec, maxItems int) *cachingCodec {
-	return &cachingCodec{inner: inner, maxItems: maxItems, maxBytes: 4 << 10, items: make(map[string]cachedSession)}
+	return &cachingCodec{inner: inner, maxItems: maxItems, maxBytes: 4 << 10,
+		items: make(map[string]cachedSession), seen: make(map[uint64]struct{}), seed: maphash.MakeSeed()}
 }
 
 func (c *cachingCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
@@ -50,8 +54,21 @@ func (c *cachingCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if err != nil || len(b) > c.maxBytes || !immutable(values) {
 		return deadline, values, err
 	}
-	e = cachedSession{deadline: deadline, values: maps.Clone(values)}
+	// Cache data the second time it is decoded: a session changed on every
+	// request is never read twice with the same bytes, and costs only a
+	// hash here.
+	h := maphash.Bytes(c.seed, b)
 	c.mu.Lock()
+	if _, again := c.seen[h]; !again {
+		if len(c.seen) >= 2*c.maxItems {
+			clear(c.seen)
+		}
+		c.seen[h] = struct{}{}
+		c.mu.Unlock()
+		return deadline, values, nil
+	}
+	delete(c.seen, h)
+	e = cachedSession{deadline: deadline, values: maps.Clone(values)}
 	if len(c.items) >= c.maxItems {
 		for k := range c.items { // evict an arbitrary entry
 			delete(c.items, k)

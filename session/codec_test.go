@@ -42,8 +42,10 @@ func TestDecodeCache_unsaved_change_does_not_reach_the_cache(t *testing.T) {
 	// Saves fail on this manager, loads work: a change made by one request
 	// and never saved must not be seen by the next one through the cache.
 	h := app(session.New(failingCommits{s}))
-	if got := get(t, h, tok); got != "a" { // loads and caches
-		t.Fatalf("get %q", got)
+	for range 2 { // the second read caches the decoded session
+		if got := get(t, h, tok); got != "a" {
+			t.Fatalf("get %q", got)
+		}
 	}
 	if res := do(t, h, "GET", "/put?v=changed", tok); res.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("put: status %d", res.StatusCode)
