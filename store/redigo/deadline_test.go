@@ -51,7 +51,7 @@ func TestStore_paused_server_fails_with_DeadlineExceeded(t *testing.T) {
 		if !errors.Is(err, want) {
 			t.Errorf("%s: Get on a paused server: %v, want %v in the chain", name, err, want)
 		}
-		if el > 200*time.Millisecond+time.Second {
+		if el > 200*time.Millisecond+2*time.Second {
 			t.Errorf("%s: Get returned after %v, past its 200ms bound", name, el)
 		}
 	}
@@ -77,7 +77,7 @@ func TestOpen_read_timeout_caps_a_later_deadline(t *testing.T) {
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Ping on a paused server: %v, want ErrUnavailable", err)
 	}
-	if el := time.Since(start); el > 200*time.Millisecond+time.Second {
+	if el := time.Since(start); el > 200*time.Millisecond+2*time.Second {
 		t.Fatalf("Ping returned after %v; read_timeout is 200ms", el)
 	}
 }

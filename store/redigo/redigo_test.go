@@ -105,7 +105,7 @@ func TestStore_pool_exhausted_waits_only_until_deadline(t *testing.T) {
 	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get with the pool exhausted: %v, want ErrUnavailable wrapping DeadlineExceeded", err)
 	}
-	if el := time.Since(start); el > time.Second {
+	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("Get waited %v past a 100ms deadline", el)
 	}
 }
