@@ -15,7 +15,7 @@
 //	-autopipeline        batch concurrent Redis commands (default false)
 //	-set-cookie POLICY   bypass, strip or store (default strip)
 //	-max-object BYTES    largest body stored (default 8 MiB)
-//	-local-bytes BYTES   in-process tier size, 0 = off (default 0)
+//	-local-bytes BYTES   in-process tier size, 0 = off (default 64 MiB)
 //	-store-timeout D     bound on each Redis call (default 500ms)
 //	-purge-token TOKEN   enables POST /.well-known/purge?tag=... with "Authorization: Bearer TOKEN"
 //	-pprof HOST:PORT     serves net/http/pprof there (default off)
@@ -73,7 +73,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.autoPipeline, "autopipeline", false, "batch concurrent Redis commands (go-redis AutoPipeliner; a hung Redis can then outlive the store timeout)")
 	fs.StringVar(&cfg.setCookie, "set-cookie", "strip", "responses with Set-Cookie: bypass, strip or store")
 	fs.Int64Var(&cfg.maxObject, "max-object", 8<<20, "largest body stored, in bytes")
-	fs.Int64Var(&cfg.localBytes, "local-bytes", 0, "in-process tier size in bytes (0: off)")
+	fs.Int64Var(&cfg.localBytes, "local-bytes", 64<<20, "in-process tier size in bytes, kept coherent by pub/sub (0: off)")
 	fs.DurationVar(&cfg.storeTimeout, "store-timeout", 500*time.Millisecond, "bound on each Redis call; past it the request goes to the origin")
 	fs.StringVar(&cfg.purgeToken, "purge-token", "", "bearer token enabling POST /.well-known/purge")
 	fs.StringVar(&cfg.pprofAddr, "pprof", "", "serve net/http/pprof on this address (default: off)")
