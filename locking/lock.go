@@ -185,7 +185,14 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	begin := time.Now()
 	ms := ttl.Milliseconds()
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	// Each store may answer until the current validity ends, and at least
+	// within the node timeout. The node timeout keeps a slow node from
+	// eating an acquire's validity, but an extension that answers late,
+	// while the lock is still held there (the script checks), still
+	// extends it; cutting it off at ttl/10 would lose a lock merely
+	// because Redis or the machine is loaded.
+	timeout := max(l.lk.nodeTimeout(l.ttl), time.Until(l.ValidUntil()))
+	held, errs := l.lk.each(ctx, timeout, false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, extendScript, []string{l.owner}, l.value, ms)
 		return err == nil && v == int64(1), err
 	})

@@ -7,8 +7,11 @@ import (
 )
 
 // watch extends the lock every ttl/3 until it is released, lost, or
-// MaxHold is reached. A failed extension that is not a definitive loss (a
-// timeout, Redis briefly down) is retried on the next tick; if none
+// MaxHold is reached. Each extension may take until the lock's current
+// validity ends (not just one tick): an answer that arrives late but while
+// the lock is still valid is a good extension, and a loaded Redis or
+// machine must not cost the lock. A failed extension that is not a
+// definitive loss (Redis briefly down) is retried on the next tick; if none
 // succeeds before the validity elapses, the expiry timer cancels the
 // context.
 func (l *Lock) watch() {
@@ -33,7 +36,7 @@ func (l *Lock) watch() {
 			}
 			ttl = left
 		}
-		ctx, cancel := context.WithTimeout(done, interval)
+		ctx, cancel := context.WithDeadline(done, l.ValidUntil())
 		err := l.Extend(ctx, ttl)
 		cancel()
 		if errors.Is(err, ErrLockNotHeld) && done.Err() == nil {
