@@ -106,7 +106,7 @@ func TestObtain_retry_stops_at_context_deadline(t *testing.T) {
 	if !errors.Is(err, locking.ErrNotObtained) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrNotObtained and DeadlineExceeded", err)
 	}
-	if d := time.Since(begin); d > 2*time.Second {
+	if d := time.Since(begin); d > 10*time.Second { // not the 5s TTL nor forever
 		t.Fatalf("returned after %v", d)
 	}
 }
@@ -204,7 +204,7 @@ func TestLock_Release_after_expiry_is_ErrLockNotHeld(t *testing.T) {
 	}
 	select {
 	case <-l.Context().Done():
-	case <-time.After(time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("lock context not cancelled after the TTL")
 	}
 	if err := context.Cause(l.Context()); !errors.Is(err, locking.ErrLockNotHeld) {
@@ -245,7 +245,7 @@ func TestLock_Release_does_not_delete_the_next_holders_lock(t *testing.T) {
 func TestLock_Extend_moves_TTL_and_validity(t *testing.T) {
 	_, s := server(t)
 	ctx := t.Context()
-	l, err := locking.New(s).Obtain(ctx, "job", 100*time.Millisecond, nil)
+	l, err := locking.New(s).Obtain(ctx, "job", time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestLock_Extend_moves_TTL_and_validity(t *testing.T) {
 	if !l.ValidUntil().After(before.Add(time.Second)) {
 		t.Fatalf("validity %v not moved past %v", l.ValidUntil(), before)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(time.Until(before) + 200*time.Millisecond) // past the first validity
 	if l.Context().Err() != nil {
 		t.Fatal("context cancelled although the lock was extended")
 	}
@@ -279,11 +279,11 @@ func TestWatchdog_keeps_the_lock_past_its_TTL(t *testing.T) {
 	_, s := server(t)
 	ctx := t.Context()
 	lk := locking.New(s)
-	l, err := lk.Obtain(ctx, "job", 300*time.Millisecond, &locking.ObtainOptions{Watchdog: true})
+	l, err := lk.Obtain(ctx, "job", time.Second, &locking.ObtainOptions{Watchdog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(2500 * time.Millisecond) // two and a half TTLs
 	if err := l.Context().Err(); err != nil {
 		t.Fatalf("context ended: %v", context.Cause(l.Context()))
 	}
@@ -298,7 +298,9 @@ func TestWatchdog_keeps_the_lock_past_its_TTL(t *testing.T) {
 func TestWatchdog_cancels_context_when_lock_is_lost(t *testing.T) {
 	_, s := server(t)
 	ctx := t.Context()
-	l, err := locking.New(s).Obtain(ctx, "job", time.Second, &locking.ObtainOptions{Watchdog: true})
+	// The watchdog's first extension, after TTL/3 = 1.5s, finds the lock
+	// gone; the validity alone would end the context only after 4.5s.
+	l, err := locking.New(s).Obtain(ctx, "job", 4500*time.Millisecond, &locking.ObtainOptions{Watchdog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +309,7 @@ func TestWatchdog_cancels_context_when_lock_is_lost(t *testing.T) {
 	}
 	select {
 	case <-l.Context().Done():
-	case <-time.After(800 * time.Millisecond): // before the 1s validity
+	case <-time.After(4 * time.Second): // before the validity ends
 		t.Fatal("watchdog did not notice the lost lock")
 	}
 	if err := context.Cause(l.Context()); !errors.Is(err, locking.ErrLockNotHeld) {
@@ -318,16 +320,16 @@ func TestWatchdog_cancels_context_when_lock_is_lost(t *testing.T) {
 func TestWatchdog_stops_at_MaxHold(t *testing.T) {
 	_, s := server(t)
 	begin := time.Now()
-	l, err := locking.New(s).Obtain(t.Context(), "job", 300*time.Millisecond, &locking.ObtainOptions{Watchdog: true, MaxHold: 600 * time.Millisecond})
+	l, err := locking.New(s).Obtain(t.Context(), "job", 600*time.Millisecond, &locking.ObtainOptions{Watchdog: true, MaxHold: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-l.Context().Done():
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("lock held past MaxHold")
 	}
-	if d := time.Since(begin); d < 550*time.Millisecond {
+	if d := time.Since(begin); d < 1450*time.Millisecond { // MaxHold less drift
 		t.Fatalf("context ended after %v, before MaxHold", d)
 	}
 	if err := context.Cause(l.Context()); !errors.Is(err, locking.ErrLockNotHeld) {
@@ -337,14 +339,14 @@ func TestWatchdog_stops_at_MaxHold(t *testing.T) {
 
 func TestWatchdog_survives_a_short_outage(t *testing.T) {
 	srv, s := server(t)
-	l, err := locking.New(s).Obtain(t.Context(), "job", 300*time.Millisecond, &locking.ObtainOptions{Watchdog: true})
+	l, err := locking.New(s).Obtain(t.Context(), "job", 1500*time.Millisecond, &locking.ObtainOptions{Watchdog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Pause() // one extension times out
-	time.Sleep(120 * time.Millisecond)
+	srv.Pause() // the extension due at 500ms waits for Redis
+	time.Sleep(600 * time.Millisecond)
 	srv.Resume()
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond) // past the first validity
 	if err := l.Context().Err(); err != nil {
 		t.Fatalf("context ended: %v", context.Cause(l.Context()))
 	}
@@ -356,7 +358,7 @@ func TestWatchdog_survives_a_short_outage(t *testing.T) {
 // waitGone waits until Redis has expired key.
 func waitGone(t *testing.T, s store.Store, key string) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if _, found, err := s.TTL(t.Context(), key); err == nil && !found {
 			return
 		}
