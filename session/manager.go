@@ -130,12 +130,13 @@ type Config struct {
 	// Codec encodes session data. Default: scs.GobCodec, as scs.
 	Codec scs.Codec
 
-	// DecodeCache is how many recently loaded sessions keep their decoded
-	// form in memory, keyed by their stored bytes, so that reading an
-	// unchanged session again skips the codec. Only sessions of at most
-	// 4 KiB whose values are all strings, booleans, numbers or times are
-	// kept, and each request gets its own copy. The bytes in Redis are not
-	// affected. Default: 4096. A negative value disables it.
+	// DecodeCache is how many sessions keep their decoded form in memory,
+	// keyed by their stored bytes, so that reading an unchanged session
+	// again skips the codec. Data is admitted at its second read; only
+	// sessions of at most 4 KiB whose values are all strings, booleans,
+	// numbers or times are kept, and each request gets its own copy. The
+	// bytes in Redis are not affected. Default: 4096. A negative value
+	// disables it.
 	DecodeCache int
 
 	// Logger receives errors that cannot reach the client, such as a save
