@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,16 +313,30 @@ func (s *Store) Eval(ctx context.Context, script *store.Script, keys []string, a
 }
 
 // Do implements store.Doer. The first argument is the command name.
+// Commands that change the state of the connection they run on (MULTI,
+// WATCH, SUBSCRIBE, SELECT, ...) are refused: the connection goes back to
+// the pool after the call. Use Watch, Subscribe or Pipeline instead.
 func (s *Store) Do(ctx context.Context, args ...any) (any, error) {
 	cmd, rest, err := splitCommand(args)
 	if err != nil {
 		return nil, err
+	}
+	if connStateCommands[strings.ToUpper(cmd)] {
+		return nil, fmt.Errorf("redigo: Do refuses %s: it changes the state of a pooled connection (use Watch, Subscribe or Pipeline)", cmd)
 	}
 	v, err := s.do(ctx, cmd, rest...)
 	if err != nil {
 		return nil, err
 	}
 	return normalise(v), nil
+}
+
+// connStateCommands change the state of the connection they run on.
+var connStateCommands = map[string]bool{
+	"MULTI": true, "EXEC": true, "DISCARD": true, "WATCH": true, "UNWATCH": true,
+	"SUBSCRIBE": true, "PSUBSCRIBE": true, "SSUBSCRIBE": true,
+	"UNSUBSCRIBE": true, "PUNSUBSCRIBE": true, "SUNSUBSCRIBE": true,
+	"SELECT": true, "MONITOR": true, "RESET": true, "QUIT": true, "HELLO": true, "AUTH": true,
 }
 
 // splitCommand returns the command name and the encoded arguments.

@@ -198,3 +198,17 @@ func TestStore_Subscribe_delivers_after_return(t *testing.T) {
 	for range sub.Messages() {
 	}
 }
+
+func TestStore_Do_refuses_connection_state_commands(t *testing.T) {
+	_, s := newMini(t)
+	ctx := t.Context()
+	for _, cmd := range []string{"MULTI", "watch", "SUBSCRIBE", "SELECT"} {
+		if _, err := s.Do(ctx, cmd, "x"); err == nil || errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Do(%s): %v, want a refusal", cmd, err)
+		}
+	}
+	// The pool is not poisoned: a plain command still answers normally.
+	if v, err := s.Do(ctx, "SET", "k", "v"); err != nil || v != "OK" {
+		t.Fatalf("SET after refusals = %#v, %v", v, err)
+	}
+}
