@@ -327,3 +327,24 @@ func TestManager_HashTokens_keeps_tokens_out_of_redis(t *testing.T) {
 		t.Fatal("revoked session works")
 	}
 }
+
+func TestRefresh_moves_the_index_entry_to_the_new_token(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := usersApp(m)
+	old := login(t, h, "alice")
+	ck := sessionCookie(do(t, h, "GET", "/refresh", old))
+	if ck == nil || ck.Value == old {
+		t.Fatalf("cookie %v", ck)
+	}
+	list := listSessions(t, h, ck.Value)
+	if len(list) != 1 || !list[0].Current {
+		t.Fatalf("Sessions = %+v; want only the refreshed session, current", list)
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 1 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if whoami(t, h, ck.Value) != "" {
+		t.Fatal("refreshed session survived RevokeAll")
+	}
+}
