@@ -149,3 +149,17 @@ func TestParseTargeted(t *testing.T) {
 		t.Fatal("private not parsed")
 	}
 }
+
+func FuzzParsers(f *testing.F) {
+	for _, s := range []string{"max-age=60", `no-cache="a, b", private`, `x="\"", max-age="1"`, "Sun, 06 Nov 1994 08:49:37 GMT", `W/"a", "b"`, "max-age=1;a=?1, b=:YQ==:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cachecontrol.Parse([]string{s})
+		cachecontrol.ParseTargeted([]string{s})
+		cachecontrol.ParseHTTPDate(s)
+		cachecontrol.MatchNone([]string{s}, s)
+		cachecontrol.VaryFields([]string{s})
+		cachecontrol.ParseAge([]string{s})
+	})
+}
