@@ -709,3 +709,30 @@ func TestTrustForwarded_keys_on_the_forwarded_host(t *testing.T) {
 		t.Fatalf("a.example not served from cache: %q", got.Header().Get("Cache-Status"))
 	}
 }
+
+func TestTags_purge_during_fetch_does_not_leave_the_new_entry(t *testing.T) {
+	s, _ := realStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			// A purge of the tag lands while this response is being
+			// produced, before it is stored and indexed.
+			if err := c.PurgeTag(context.Background(), "race"); err != nil {
+				t.Error(err)
+			}
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Surrogate-Key", "race")
+		io.WriteString(w, "x")
+	}))
+	send(h, "GET", "http://example.com/race")
+	send(h, "GET", "http://example.com/race")
+	if calls.Load() != 2 {
+		t.Fatal("a response fetched across a purge of its tag survived the purge")
+	}
+	send(h, "GET", "http://example.com/race")
+	if calls.Load() != 2 {
+		t.Fatal("a response fetched after the purge was not stored")
+	}
+}
