@@ -12,6 +12,7 @@ import (
 
 	"github.com/rediware/rediware/session"
 	"github.com/rediware/rediware/store"
+	rwredigo "github.com/rediware/rediware/store/redigo"
 )
 
 func TestLoadAndSave_redis_down_answers_503_problem(t *testing.T) {
@@ -205,4 +206,25 @@ func TestManager_on_a_store_without_optional_powers(t *testing.T) {
 func TestRevokeAll_in_flight_request_cannot_resurrect_the_session_without_Doer(t *testing.T) {
 	_, c, s := newRedis(t)
 	testNoResurrection(t, c, scriptOnly{s})
+}
+
+func TestLoadAndSave_paused_redis_on_redigo_does_not_hang(t *testing.T) {
+	srv, _, _ := newRedis(t)
+	h := app(session.New(rwredigo.New(redigoPool(t, srv.Addr()))))
+	tok := newSession(t, h, "x")
+	srv.Pause()
+	defer srv.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/get", nil)
+	req.AddCookie(&http.Cookie{Name: "session", Value: tok})
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, req)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("request took %v with a 200ms context", d)
+	}
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", rec.Code)
+	}
 }
