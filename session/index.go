@@ -50,6 +50,8 @@ type SessionInfo struct {
 	Current bool
 
 	// Values holds the session's data, decoded with the Manager's codec.
+	// It is everything the application stored: pick what to show (a device
+	// name, a login time) rather than sending it to the client whole.
 	Values map[string]any
 }
 
