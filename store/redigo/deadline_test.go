@@ -56,28 +56,3 @@ func TestStore_paused_server_fails_with_DeadlineExceeded(t *testing.T) {
 		}
 	}
 }
-
-// Open's read_timeout bounds a call whose context allows more.
-func TestOpen_read_timeout_caps_a_later_deadline(t *testing.T) {
-	srv := redistest.Start(t)
-	s, err := redigo.Open(srv.URL()+"?read_timeout=200ms", redigo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Ping(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	srv.Pause()
-	defer srv.Resume()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	err = s.Ping(ctx)
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("Ping on a paused server: %v, want ErrUnavailable", err)
-	}
-	if el := time.Since(start); el > 200*time.Millisecond+2*time.Second {
-		t.Fatalf("Ping returned after %v; read_timeout is 200ms", el)
-	}
-}

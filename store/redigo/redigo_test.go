@@ -124,57 +124,6 @@ func TestStore_Close_then_calls_fail_with_ErrClosed(t *testing.T) {
 	}
 }
 
-func TestOpen_urls(t *testing.T) {
-	m := miniredis.RunT(t)
-	m.RequireUserAuth("u", "pw")
-	s, err := redigo.Open("redis://u:pw@"+m.Addr()+"/0?dial_timeout=1s&read_timeout=2s&pool_size=4&client_name=t", redigo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Ping(t.Context()); err != nil {
-		t.Fatalf("Ping with ACL user: %v", err)
-	}
-	if err := s.Set(t.Context(), "k", []byte("v"), 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestOpen_bad_urls(t *testing.T) {
-	for _, u := range []string{
-		"",
-		"localhost:6379",
-		"http://localhost:6379",
-		"redis://",
-		"redis://localhost:notaport",
-		"redis://localhost:70000",
-		"redis://localhost:6379/x",
-		"redis://localhost:6379/1/2",
-		"redis://localhost:6379?pool_size=many",
-		"redis://localhost:6379?read_timeout=soon",
-		"redis://localhost:6379?nosuch=1",
-		"redis://h1:1,h2:2",
-		"redis+cluster://h1:1,h2:2",
-		"rediss+cluster://h1:1",
-		"redis+sentinel://h1:1/mymaster",
-		"redis://user:s3cret@local host:6379",
-	} {
-		t.Run(u, func(t *testing.T) {
-			s, err := redigo.Open(u, redigo.Options{})
-			if err == nil {
-				s.Close()
-				t.Fatalf("Open(%q) succeeded, want ErrBadURL", u)
-			}
-			if !errors.Is(err, redigo.ErrBadURL) {
-				t.Fatalf("Open(%q) = %v, want ErrBadURL", u, err)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Fatalf("error leaks the password: %v", err)
-			}
-		})
-	}
-}
-
 func TestStore_Subscribe_delivers_after_return(t *testing.T) {
 	_, s := newMini(t)
 	ctx := t.Context()
