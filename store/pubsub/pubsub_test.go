@@ -35,7 +35,7 @@ func next[T any](t *testing.T, sub *pubsub.Subscription[T]) pubsub.Message[T] {
 			t.Fatal("subscription closed")
 		}
 		return m
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no message")
 	}
 	panic("unreachable")

@@ -26,7 +26,7 @@ func TestCache_on_cluster(t *testing.T) {
 		t.Cleanup(func() { tc.Close() })
 		select {
 		case <-tc.Ready():
-		case <-time.After(10 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("not ready")
 		}
 		return tc
@@ -45,7 +45,7 @@ func TestCache_on_cluster(t *testing.T) {
 		}
 		select {
 		case <-received:
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("invalidation not received across the cluster")
 		}
 		if v, _, _ := b.Get(ctx, k); v != want {

@@ -27,7 +27,7 @@ func TestCache_on_redigo_backend(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		select {
 		case <-c.Ready():
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("not ready")
 		}
 		return c
@@ -45,7 +45,7 @@ func TestCache_on_redigo_backend(t *testing.T) {
 		}
 		select {
 		case <-received:
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("invalidation not received")
 		}
 		if v, _, _ := b.Get(ctx, "k"); v != want {

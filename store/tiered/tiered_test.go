@@ -38,7 +38,7 @@ func instance(t *testing.T, srv *redistest.Server, o tiered.Options[string]) *ti
 	t.Cleanup(func() { c.Close() })
 	select {
 	case <-c.Ready():
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("subscription not ready")
 	}
 	return c
@@ -74,13 +74,30 @@ func TestCache_local_ttl_never_exceeds_redis_ttl(t *testing.T) {
 	a := instance(t, srv, tiered.Options[string]{LocalTTL: time.Hour})
 	b := instance(t, srv, tiered.Options[string]{LocalTTL: time.Hour})
 	rc := cache.New(a.Redis().Store(), cache.Options[string]{Codec: cache.String(), Prefix: "t:", Jitter: -1})
-	if err := rc.Set(ctx, "k", "v", 150*time.Millisecond); err != nil {
+	// A TTL long enough that B reads the entry before it expires even on a
+	// loaded machine, short enough to keep the test quick.
+	if err := rc.Set(ctx, "k", "v", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := b.Get(ctx, "k"); !ok {
 		t.Fatal("miss")
 	}
-	time.Sleep(250 * time.Millisecond)
+	// Wait until Redis itself no longer has the entry (polling, not a
+	// fixed sleep), then B must not serve it from its local tier.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, found, err := a.Redis().Store().Get(ctx, "t:k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Redis entry never expired")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if v, ok, _ := b.Get(ctx, "k"); ok {
 		t.Fatalf("local tier served %q after the Redis entry expired", v)
 	}
@@ -153,7 +170,7 @@ func TestCache_after_invalidation_received_never_serves_old_value(t *testing.T) 
 		}
 		select {
 		case <-received:
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("invalidation not received")
 		}
 		lat = append(lat, time.Since(start))
@@ -187,7 +204,7 @@ func TestCache_invalidates_tags_and_patterns_on_every_instance(t *testing.T) {
 	if _, err := a.InvalidatePattern(ctx, "p:*"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for b.LocalLen() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("B still holds %d local entries", b.LocalLen())
@@ -217,7 +234,7 @@ func TestCache_flushes_local_tier_on_reconnect(t *testing.T) {
 	srv.Restart() // invalidations published meanwhile would be lost
 	select {
 	case <-reconnected:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no reconnect")
 	}
 	if n := b.LocalLen(); n != 0 {
@@ -255,7 +272,11 @@ func TestCache_hooks_report_each_tier(t *testing.T) {
 	rc := cache.New(storeFor(t, srv), cache.Options[string]{Codec: cache.String(), Prefix: "h:", Hook: hook})
 	c := tiered.New(rc, tiered.Options[string]{Hook: hook})
 	defer c.Close()
-	<-c.Ready()
+	select {
+	case <-c.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("subscription not ready")
+	}
 	load := func(context.Context) (string, error) { return "v", nil }
 	_, _ = c.GetOrLoad(ctx, "k", load, time.Minute) // local miss, redis miss, load
 	_, _ = c.GetOrLoad(ctx, "k", load, time.Minute) // local hit

@@ -44,7 +44,7 @@ func TestQueue_on_redigo_backend(t *testing.T) {
 	_ = w1.Run(crashCtx)
 	w2, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Consumer: "w2", ClaimIdle: 100 * time.Millisecond, ClaimInterval: 20 * time.Millisecond})
 	go func() { _ = w2.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if rows, _ := d.snapshot(); len(rows) == 10 {
 			break

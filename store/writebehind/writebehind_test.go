@@ -237,7 +237,7 @@ func TestQueue_crashed_worker_loses_no_write(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w2.Run(runCtx) }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rows, _ := d.snapshot()
 		if len(rows) == n {
@@ -287,7 +287,7 @@ func TestQueue_Close_drains_while_worker_runs(t *testing.T) {
 	for i := range 30 {
 		_, _ = q.Write(ctx, fmt.Sprint("k", i), i)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := q.Close(cctx); err != nil {
 		t.Fatal(err)
