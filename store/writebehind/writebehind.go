@@ -406,18 +406,27 @@ func (q *Queue[V]) Run(ctx context.Context) error {
 	return q.run(ctx)
 }
 
-func (q *Queue[V]) run(ctx context.Context) error {
+// ensureGroup creates the consumer group (and the stream) if missing,
+// retrying until it succeeds or ctx ends.
+func (q *Queue[V]) ensureGroup(ctx context.Context) error {
 	for {
-		if err := q.x.XGroupCreate(ctx, q.stream, q.o.Group, "0"); err == nil {
-			break
-		} else if ctx.Err() != nil {
-			return ctx.Err()
-		} else {
-			q.emit(Event{Kind: Failed, Err: err})
-			if !sleep(ctx, time.Second) {
-				return ctx.Err()
-			}
+		err := q.x.XGroupCreate(ctx, q.stream, q.o.Group, "0")
+		if err == nil {
+			return nil
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		q.emit(Event{Kind: Failed, Err: err})
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (q *Queue[V]) run(ctx context.Context) error {
+	if err := q.ensureGroup(ctx); err != nil {
+		return err
 	}
 	var lastClaim time.Time
 	failures := 0
@@ -442,6 +451,17 @@ func (q *Queue[V]) run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			q.emit(Event{Kind: Failed, Err: err})
+			if store.IsRedisError(err, "NOGROUP") {
+				// Redis lost the stream and its group (a restart without
+				// persistence, a failover to an empty replica, a FLUSHALL):
+				// recreate the group from the start of the stream, so
+				// entries written since are read, instead of failing
+				// forever.
+				if err := q.ensureGroup(ctx); err != nil {
+					return err
+				}
+				continue
+			}
 			failures++
 			if !sleep(ctx, min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)) {
 				return ctx.Err()

@@ -368,3 +368,49 @@ func TestQueue_concurrent_writes_leave_the_newest_in_cache(t *testing.T) {
 	}
 	_ = q.Close(ctx)
 }
+
+// TestQueue_worker_recreates_group_after_redis_restart restarts Redis with
+// its data gone (stream and consumer group included) under a running
+// worker: XREADGROUP then fails with NOGROUP, and the worker must recreate
+// the group and go on applying new writes.
+func TestQueue_worker_recreates_group_after_redis_restart(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	d := newDB()
+	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Block: 50 * time.Millisecond})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- q.Run(runCtx) }()
+	waitRow := func(key string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if rows, _ := d.snapshot(); rows[key] == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				rows, _ := d.snapshot()
+				t.Fatalf("%s never applied: rows %v", key, rows)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := q.Write(ctx, "before", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitRow("before", 1)
+	srv.Restart()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := q.Write(ctx, "after", 2); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("Write after restart: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitRow("after", 2)
+	stop()
+	<-done
+}
