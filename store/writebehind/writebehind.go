@@ -604,7 +604,10 @@ func (q *Queue[V]) finish(ctx context.Context, entryID, key, seq, id string, dea
 
 // Close stops accepting writes and drains the queue: running workers (or,
 // if none runs, Close itself) apply every entry queued so far, then Run
-// returns nil. It returns when the queue is drained or ctx ends.
+// returns nil. It returns when the queue is drained, or with ctx's error
+// when ctx ends first, even if a Redis call is stuck (a hung server under
+// a client without timeouts): the drain then goes on in the background
+// until that call returns, and stops there.
 func (q *Queue[V]) Close(ctx context.Context) error {
 	q.closed.Store(true)
 	q.draining.Store(true)
@@ -612,7 +615,14 @@ func (q *Queue[V]) Close(ctx context.Context) error {
 	running, idle := q.running, q.idle
 	q.mu.Unlock()
 	if running == 0 {
-		return q.Run(ctx)
+		done := make(chan error, 1)
+		go func() { done <- q.Run(ctx) }()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	select {
 	case <-idle:

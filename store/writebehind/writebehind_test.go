@@ -414,3 +414,45 @@ func TestQueue_worker_recreates_group_after_redis_restart(t *testing.T) {
 	stop()
 	<-done
 }
+
+// TestQueue_Close_returns_at_ctx_when_redis_hangs pauses Redis (it accepts
+// connections and never answers) under a client with no read timeout, so
+// only ctx can bound the drain: Close must return ctx's error when ctx
+// ends, with or without a running worker, instead of hanging.
+func TestQueue_Close_returns_at_ctx_when_redis_hangs(t *testing.T) {
+	for _, worker := range []bool{false, true} {
+		t.Run(fmt.Sprint("worker=", worker), func(t *testing.T) {
+			srv := redistest.Start(t)
+			c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: -1, WriteTimeout: -1})
+			t.Cleanup(func() { c.Close() })
+			s := goredis.New(c)
+			ctx := t.Context()
+			q, _ := writebehind.New(s, newDB().apply, writebehind.Options[int]{Block: 20 * time.Millisecond})
+			if _, err := q.Write(ctx, "k", 1); err != nil {
+				t.Fatal(err)
+			}
+			if worker {
+				runCtx, stop := context.WithCancel(ctx)
+				defer stop()
+				go func() { _ = q.Run(runCtx) }()
+			}
+			srv.Pause()
+			defer srv.Resume()
+			cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- q.Close(cctx) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("Close reported a drained queue while Redis hangs")
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Logf("Close = %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Close hung past its context")
+			}
+		})
+	}
+}
