@@ -98,8 +98,11 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 		if !l.breaker.Allow() {
 			return store.ErrCircuitOpen
 		}
+		trial := l.breaker.State() == store.BreakerHalfOpen
 		err := unavailableReply(l.eval1(ctx, keys, n, res))
-		l.breaker.Record(err)
+		if l.record(ctx, trial, err) {
+			return ctx.Err()
+		}
 		return err
 	}
 	c := callPool.Get().(*call)

@@ -206,3 +206,66 @@ func TestFailurePolicy_paused_redis_costs_one_timeout_then_the_breaker_answers(t
 		}
 	}
 }
+
+// A caller that cancels its request learns nothing about Redis: its
+// decision must neither close an open breaker nor reset the count of
+// failures that will open a closed one.
+func TestFailurePolicy_canceled_caller_leaves_the_breaker_as_it_was(t *testing.T) {
+	canceled := func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}
+	for _, batch := range []bool{false, true} {
+		name := "single"
+		if batch {
+			name = "batch"
+		}
+		t.Run(name+"/half-open trial", func(t *testing.T) {
+			srv, s := newRedis(t)
+			br := &store.Breaker{Failures: 1, Cooldown: 50 * time.Millisecond}
+			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+				Limits: []ratelimit.Limit{ratelimit.PerHour(3)}, Breaker: br, Batch: batch,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Kill()
+			if res, err := l.Allow(t.Context(), "k"); err != nil || res.Source != ratelimit.SourceLocal {
+				t.Fatalf("Redis killed: %+v %v", res, err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for br.State() != store.BreakerHalfOpen {
+				if time.Now().After(deadline) {
+					t.Fatalf("breaker state %v, never half-open", br.State())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			_, _ = l.Allow(canceled(), "k") // takes the half-open trial
+			if st := br.State(); st == store.BreakerClosed {
+				t.Fatal("a canceled trial closed the breaker while Redis is still down")
+			}
+		})
+		t.Run(name+"/closed", func(t *testing.T) {
+			srv, s := newRedis(t)
+			br := &store.Breaker{Failures: 2, Cooldown: time.Hour}
+			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+				Limits: []ratelimit.Limit{ratelimit.PerHour(3)}, Breaker: br, Batch: batch,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Kill()
+			if res, err := l.Allow(t.Context(), "k"); err != nil || res.Source != ratelimit.SourceLocal {
+				t.Fatalf("Redis killed: %+v %v", res, err)
+			}
+			_, _ = l.Allow(canceled(), "k")
+			if res, err := l.Allow(t.Context(), "k"); err != nil || res.Source != ratelimit.SourceLocal {
+				t.Fatalf("Redis killed: %+v %v", res, err)
+			}
+			if st := br.State(); st != store.BreakerOpen {
+				t.Fatalf("breaker %v after two failures and a canceled call; want open", st)
+			}
+		})
+	}
+}

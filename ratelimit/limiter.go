@@ -290,13 +290,12 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 		// The batch consults the breaker once per script call.
 		err = l.batch.do(ctx, b.keys, n, res)
 	case l.breaker.Allow():
+		trial := l.breaker.State() == store.BreakerHalfOpen
 		err = unavailableReply(l.eval(ctx, b, n, res))
-		if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
-			l.breaker.Record(ctx.Err()) // the caller left: says nothing about Redis
+		if l.record(ctx, trial, err) {
 			l.report(res, ctx.Err())
 			return ctx.Err()
 		}
-		l.breaker.Record(err)
 	default:
 		err = store.ErrCircuitOpen
 	}
@@ -330,6 +329,26 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 	}
 	l.report(res, nil)
 	return nil
+}
+
+// record reports to the breaker the outcome of a call it allowed; trial
+// tells whether that call was the half-open trial. It reports true, and
+// records nothing that could close the breaker, when the call failed
+// because the caller canceled: that says nothing about Redis. Recording
+// the cancellation as a success would close an open breaker (or reset the
+// failures counting towards opening it) while Redis is down; not recording
+// a trial at all would leave the breaker waiting for it forever, so a
+// canceled trial counts as failed and the breaker stays open for another
+// cooldown.
+func (l *Limiter) record(ctx context.Context, trial bool, err error) (canceled bool) {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		if trial {
+			l.breaker.Record(store.ErrUnavailable)
+		}
+		return true
+	}
+	l.breaker.Record(err)
+	return false
 }
 
 func (l *Limiter) breakerCooldown() time.Duration {
