@@ -78,7 +78,7 @@ func TestLoadAndSave_paused_redis_does_not_hang_past_request_context(t *testing.
 	rec := httptest.NewRecorder()
 	start := time.Now()
 	h.ServeHTTP(rec, req)
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 2500*time.Millisecond { // below go-redis's 3s ReadTimeout, so a hang cannot pass
 		t.Fatalf("request took %v with a 200ms context", d)
 	}
 	if rec.Code != http.StatusServiceUnavailable {
@@ -94,7 +94,7 @@ func TestLoadAndSave_paused_redis_bounded_by_Timeout(t *testing.T) {
 	defer srv.Resume()
 	start := time.Now()
 	res := do(t, h, "GET", "/get", tok)
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 2500*time.Millisecond { // below go-redis's 3s ReadTimeout, so a hang cannot pass
 		t.Fatalf("request took %v with a 150ms Timeout", d)
 	}
 	if res.StatusCode != http.StatusServiceUnavailable {
@@ -142,9 +142,9 @@ func TestLoadAndSave_redis_restarted_gives_fresh_session(t *testing.T) {
 	tok := newSession(t, h, "x")
 	srv.Restart() // data gone
 	var res *http.Response
-	for range 20 { // the client reconnects
+	for deadline := time.Now().Add(10 * time.Second); ; { // the client reconnects
 		res = do(t, h, "GET", "/get", tok)
-		if res.StatusCode == 200 {
+		if res.StatusCode == 200 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -221,7 +221,7 @@ func TestLoadAndSave_paused_redis_on_redigo_does_not_hang(t *testing.T) {
 	rec := httptest.NewRecorder()
 	start := time.Now()
 	h.ServeHTTP(rec, req)
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 2500*time.Millisecond { // below go-redis's 3s ReadTimeout, so a hang cannot pass
 		t.Fatalf("request took %v with a 200ms context", d)
 	}
 	if rec.Code != http.StatusServiceUnavailable {

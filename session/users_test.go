@@ -202,41 +202,46 @@ func TestLogout_removes_the_session_from_the_index(t *testing.T) {
 
 func TestSessions_prunes_sessions_past_their_deadline(t *testing.T) {
 	_, c, s := newRedis(t)
-	m := session.NewManager(s, session.Config{Lifetime: 200 * time.Millisecond})
+	// Lifetime is long enough that the second session outlives the checks
+	// below even on a loaded machine.
+	const life = 2 * time.Second
+	m := session.NewManager(s, session.Config{Lifetime: life})
 	h := usersApp(m)
+	first := time.Now()
 	login(t, h, "alice")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Until(first.Add(life + 200*time.Millisecond)))
 	login(t, h, "alice") // this save prunes the entry whose deadline passed
 	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
 		t.Fatalf("index holds %d entries, want 1 after pruning", n)
 	}
-	if pttl := c.PTTL(t.Context(), "{scs:user:alice}").Val(); pttl <= 0 || pttl > 200*time.Millisecond {
+	if pttl := c.PTTL(t.Context(), "{scs:user:alice}").Val(); pttl <= 0 || pttl > life {
 		t.Fatalf("index PTTL %v, want the latest deadline", pttl)
 	}
 }
 
 func TestSessions_prunes_idle_expired_sessions(t *testing.T) {
 	_, c, s := newRedis(t)
-	m := session.NewManager(s, session.Config{IdleTimeout: 200 * time.Millisecond})
+	const idle = time.Second
+	m := session.NewManager(s, session.Config{IdleTimeout: idle})
 	h := usersApp(m)
 	login(t, h, "alice")
-	time.Sleep(300 * time.Millisecond)
-	a2 := login(t, h, "alice")
+	time.Sleep(idle + 200*time.Millisecond)
+	second := time.Now()
+	login(t, h, "alice")
 	list, err := m.Sessions(t.Context(), "alice")
-	if err != nil || len(list) != 1 || !list[0].Expiry.Before(time.Now().Add(time.Second)) {
+	if err != nil || len(list) != 1 || !list[0].Expiry.Before(second.Add(idle+time.Second)) {
 		t.Fatalf("Sessions = %+v, %v; want the live one, expiring with its idle timeout", list, err)
 	}
 	if n := c.ZCard(t.Context(), "{scs:user:alice}").Val(); n != 1 {
 		t.Fatalf("index holds %d entries after listing, want 1", n)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Until(second.Add(idle + 200*time.Millisecond)))
 	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 0 {
 		t.Fatalf("Sessions = %+v, %v; want none", list, err)
 	}
 	if exists(t, c, "{scs:user:alice}") {
 		t.Fatal("empty index left behind")
 	}
-	_ = a2
 }
 
 func TestSessions_on_cluster(t *testing.T) {
