@@ -347,72 +347,23 @@ func TestPurgeHandler_denies_by_default_and_purges_when_authorised(t *testing.T)
 	}
 }
 
-func TestCoalescing_concurrent_misses_reach_origin_once(t *testing.T) {
-	s, _ := realStore(t)
-	c := responsecache.New(s, responsecache.Options{})
-	var calls atomic.Int32
-	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		time.Sleep(100 * time.Millisecond)
-		w.Header().Set("Cache-Control", "max-age=600")
-		io.WriteString(w, "shared")
-	}))
-	var wg sync.WaitGroup
-	var collapsed atomic.Int32
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := send(h, "GET", "http://example.com/hot")
-			if w.Body.String() != "shared" {
-				t.Errorf("body %q", w.Body.String())
-			}
-			if strings.Contains(w.Header().Get("Cache-Status"), "collapsed") {
-				collapsed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	// Requests that arrive after the fill are plain hits; under load not
-	// all 19 may have been waiting, but the origin is asked once.
-	if calls.Load() != 1 || collapsed.Load() == 0 {
-		t.Fatalf("origin asked %d times, %d collapsed", calls.Load(), collapsed.Load())
-	}
-}
-
-func TestCoalescing_private_response_is_not_handed_to_waiters(t *testing.T) {
-	s, _ := realStore(t)
-	c := responsecache.New(s, responsecache.Options{})
-	var calls atomic.Int32
-	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		time.Sleep(50 * time.Millisecond)
-		w.Header().Set("Cache-Control", "private, max-age=600")
-		io.WriteString(w, "for request "+string(rune('0'+n%10)))
-	}))
-	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); send(h, "GET", "http://example.com/me") }()
-	}
-	wg.Wait()
-	if calls.Load() != 5 {
-		t.Fatalf("origin asked %d times, want 5 (each waiter on its own)", calls.Load())
-	}
-}
-
 func TestStaleWhileRevalidate_refreshes_once_in_background(t *testing.T) {
 	s, _ := realStore(t)
 	c := responsecache.New(s, responsecache.Options{})
 	var calls atomic.Int32
+	release := make(chan struct{})
 	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		if n > 1 {
-			time.Sleep(100 * time.Millisecond)
+		if calls.Add(1) == 1 {
+			w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+			w.Header().Set("Age", "2") // stale on arrival
+			io.WriteString(w, "v1")
+			return
 		}
-		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
-		w.Header().Set("Age", "2") // stale on arrival
-		io.WriteString(w, "v")
+		// The background refresh: held until every stale request has been
+		// answered, so that none of them can see it finish.
+		<-release
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "v2")
 	}))
 	send(h, "GET", "http://example.com/swr")
 	var wg sync.WaitGroup
@@ -421,17 +372,27 @@ func TestStaleWhileRevalidate_refreshes_once_in_background(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			w := send(h, "GET", "http://example.com/swr")
-			if !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
-				t.Errorf("stale request not served from cache: %q", w.Header().Get("Cache-Status"))
+			if !strings.Contains(w.Header().Get("Cache-Status"), "hit") || w.Body.String() != "v1" {
+				t.Errorf("stale request not served from cache: %q %q", w.Header().Get("Cache-Status"), w.Body.String())
 			}
 		}()
 	}
-	wg.Wait()
-	deadline := time.Now().Add(3 * time.Second)
-	for calls.Load() < 2 && time.Now().Before(deadline) {
+	wg.Wait() // the stale requests did not wait for the refresh
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w := send(h, "GET", "http://example.com/swr")
+		if w.Body.String() == "v2" {
+			if !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+				t.Fatalf("refreshed entry not served from cache: %q", w.Header().Get("Cache-Status"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background refresh was not stored (origin asked %d times)", calls.Load())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond)
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("origin asked %d times, want 2 (one background refresh)", n)
 	}
@@ -463,7 +424,7 @@ func TestLocalTier_is_invalidated_across_instances(t *testing.T) {
 	c2 := responsecache.New(s2, responsecache.Options{LocalBytes: 1 << 20})
 	defer c1.Close()
 	defer c2.Close()
-	time.Sleep(100 * time.Millisecond) // let the subscriptions start
+	waitSubscribed(t, srv.Addr(), 2)
 	var version atomic.Int32
 	version.Store(1)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -662,25 +623,35 @@ func TestLocalTier_is_flushed_when_the_subscription_reconnects(t *testing.T) {
 	s, srv := realStore(t)
 	c := responsecache.New(s, responsecache.Options{LocalBytes: 1 << 20, StoreTimeout: 100 * time.Millisecond})
 	defer c.Close()
-	time.Sleep(100 * time.Millisecond)
+	waitSubscribed(t, srv.Addr(), 1)
 	var calls atomic.Int32
 	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.Header().Set("Cache-Control", "max-age=600")
 		io.WriteString(w, "v")
 	}))
-	send(h, "GET", "http://example.com/r")
-	send(h, "GET", "http://example.com/r") // filled into the local tier
-	// Remove the entry behind the cache's back (no invalidation message):
-	// only the local tier can still answer.
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	rc.FlushAll(context.Background())
-	rc.Close()
-	if send(h, "GET", "http://example.com/r"); calls.Load() != 1 {
-		t.Fatal("the local tier did not hold the entry")
+	defer rc.Close()
+	// Fill the local tier, then remove the entry behind the cache's back
+	// (no invalidation message): only the local tier can still answer.
+	// The tier turns on just after the subscription is confirmed, so a
+	// fill may have to be repeated.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		send(h, "GET", "http://example.com/r")
+		send(h, "GET", "http://example.com/r") // filled into the local tier
+		rc.FlushAll(context.Background())
+		before := calls.Load()
+		if send(h, "GET", "http://example.com/r"); calls.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the local tier did not hold the entry")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	srv.Restart() // the subscription reconnects
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		before := calls.Load()
 		send(h, "GET", "http://example.com/r")
@@ -691,6 +662,25 @@ func TestLocalTier_is_flushed_when_the_subscription_reconnects(t *testing.T) {
 			t.Fatal("the local tier kept serving an entry after its subscription reconnected")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSubscribed waits until n clients are subscribed to the cache's
+// invalidation channel on the server at addr.
+func waitSubscribed(t *testing.T, addr string, n int64) {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	defer rc.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, _ := rc.PubSubNumSub(context.Background(), "rc:invalidate").Result()
+		if m["rc:invalidate"] >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d invalidation subscribers, want %d", m["rc:invalidate"], n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -10,8 +10,9 @@ import (
 // flight is one origin fetch that concurrent misses for the same key wait
 // for.
 type flight struct {
-	done chan struct{}
-	ent  *entry // the stored, shareable result, or nil
+	done    chan struct{}
+	ent     *entry // the stored, shareable result, or nil
+	waiters int    // requests that joined the leader, guarded by the group's mutex
 }
 
 type flightGroup struct {
@@ -24,6 +25,7 @@ func (g *flightGroup) join(key string) (*flight, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.m[key]; ok {
+		f.waiters++
 		return f, false
 	}
 	f := &flight{done: make(chan struct{})}

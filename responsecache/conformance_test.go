@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,12 @@ type step struct {
 
 	want        string // "cached", "not_cached", "validated", or "" for setup
 	wantStatus  int
-	wantHeaders []string // pairs; value "*" means present
+	wantHeaders []string // pairs; value "*" means present, "$sent" the value the origin last sent
+	// wantAge, when not "", is the Age the hit must carry, in seconds:
+	// exactly that much, plus at most the whole seconds the case has run
+	// (the Date the origin sent has one-second resolution and a loaded
+	// machine may take seconds between steps).
+	wantAge     string
 	wantMissing []string
 	wantBody    string
 }
@@ -55,6 +61,9 @@ func runCase(t *testing.T, tc conformanceCase) {
 	o := &origin{}
 	h := c.Handler(o)
 	path := "/" + strings.ReplaceAll(tc.name, " ", "-")
+	start := time.Now()
+	var sentMu sync.Mutex
+	sent := http.Header{} // the header fields of the origin's last response
 	for i, st := range tc.steps {
 		st := st
 		body := st.body
@@ -65,6 +74,9 @@ func runCase(t *testing.T, tc conformanceCase) {
 			for j := 0; j+1 < len(st.resp); j += 2 {
 				w.Header().Add(st.resp[j], expand(st.resp[j+1]))
 			}
+			sentMu.Lock()
+			sent = w.Header().Clone()
+			sentMu.Unlock()
 			conditional := r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != ""
 			if st.validate && conditional {
 				w.WriteHeader(http.StatusNotModified)
@@ -113,9 +125,24 @@ func runCase(t *testing.T, tc conformanceCase) {
 		}
 		for j := 0; j+1 < len(st.wantHeaders); j += 2 {
 			k, v := st.wantHeaders[j], expand(st.wantHeaders[j+1])
+			if v == "$sent" {
+				sentMu.Lock()
+				v = sent.Get(k)
+				sentMu.Unlock()
+			}
 			got := rec.Header().Get(k)
 			if (v == "*" && got == "") || (v != "*" && got != v) {
 				t.Fatalf("%s: header %s = %q, want %q", desc, k, got, v)
+			}
+		}
+		if st.wantAge != "" {
+			want, _ := strconv.Atoi(st.wantAge)
+			// Whole seconds elapsed since the first response, plus one for
+			// the truncation of its Date.
+			slack := int(time.Since(start)/time.Second) + 1
+			got, err := strconv.Atoi(rec.Header().Get("Age"))
+			if err != nil || got < want || got > want+slack {
+				t.Fatalf("%s: Age = %q, want %d to %d", desc, rec.Header().Get("Age"), want, want+slack)
 			}
 		}
 		for _, k := range st.wantMissing {
@@ -209,9 +236,9 @@ var conformance = []conformanceCase{
 	{name: "freshness-expires-age-fast-date", steps: []step{{resp: []string{"Date", "$d10", "Expires", "$d20", "Age", "15"}}, {want: "not_cached"}}},
 
 	// Age and Date on hits.
-	{name: "other-age-gen", steps: []step{{resp: []string{"Expires", "$d2592000", "Date", "$d0"}}, {want: "cached", wantHeaders: []string{"Age", "0"}}}},
-	{name: "other-age-update-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=600", "Date", "$d0", "Age", "30"}}, {want: "cached", wantHeaders: []string{"Age", "30"}}}},
-	{name: "other-date-update", steps: []step{{resp: []string{"Expires", "$d2592000", "Date", "$d-5"}}, {want: "cached", wantHeaders: []string{"Date", "$d-5"}}}},
+	{name: "other-age-gen", steps: []step{{resp: []string{"Expires", "$d2592000", "Date", "$d0"}}, {want: "cached", wantAge: "0"}}},
+	{name: "other-age-update-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=600", "Date", "$d0", "Age", "30"}}, {want: "cached", wantAge: "30"}}},
+	{name: "other-date-update", steps: []step{{resp: []string{"Expires", "$d2592000", "Date", "$d-5"}}, {want: "cached", wantHeaders: []string{"Date", "$sent"}}}},
 
 	// Heuristic freshness (opted in).
 	{name: "heuristic-200-cached", opts: responsecache.Options{Heuristic: true}, steps: []step{{resp: []string{"Last-Modified", "$d-86400", "Date", "$d0"}}, {want: "cached"}}},
