@@ -1,9 +1,14 @@
 -- Finishes a stream entry after the database write (or after giving up):
 -- optionally copies it to the dead-letter stream, acknowledges and deletes
--- it, and forgets the key's latest value if no newer write replaced it.
--- KEYS[1] stream, KEYS[2] latest, KEYS[3] attempts, KEYS[4] dead letters
+-- it, and forgets the key's latest value if no newer write replaced it,
+-- leaving a short-lived marker of the seq that was last finished for the
+-- key (so that a Write whose cache update comes late can tell whether a
+-- newer write has been finished meanwhile).
+-- KEYS[1] stream, KEYS[2] latest, KEYS[3] attempts, KEYS[4] dead letters,
+-- KEYS[5] the key's finished marker
 -- ARGV[1] group, ARGV[2] entry id, ARGV[3] key, ARGV[4] seq,
--- ARGV[5] "1" to dead-letter, ARGV[6] error, ARGV[7] idempotency key
+-- ARGV[5] "1" to dead-letter, ARGV[6] error, ARGV[7] idempotency key,
+-- ARGV[8] the marker's ttl (ms)
 local cur = redis.call('HGET', KEYS[2], ARGV[3])
 if ARGV[5] == '1' then
   local payload = ''
@@ -21,6 +26,7 @@ if cur then
   local s = string.match(cur, '^(%d+)|')
   if s == ARGV[4] then
     redis.call('HDEL', KEYS[2], ARGV[3])
+    redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[8])
   end
 end
 return n

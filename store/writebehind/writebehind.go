@@ -290,6 +290,12 @@ func newID() string {
 // write acknowledges it without applying it, so only the newest value of a
 // key that was written many times in a burst reaches the database.
 //
+// Concurrent Writes of one key leave the newest value in the cache,
+// whatever order their cache updates run in; a Write whose cache update
+// runs after a worker has already applied a newer write of the key deletes
+// the cache entry instead (when the cache has a Delete method, as
+// *cache.Cache and *tiered.Cache do), so the next read loads the database.
+//
 // If Redis fails, Write returns the error and nothing was enqueued (or, for
 // a timeout, it may have been). If the cache cannot be updated afterwards,
 // the error wraps ErrCacheNotUpdated.
@@ -340,25 +346,56 @@ func (q *Queue[V]) write(ctx context.Context, key, id string, v V, dedup time.Du
 	return nil
 }
 
+// finishedTTL is how long the marker of the last finished write of a key
+// lives. It only spares a Write whose cache update comes after its entry
+// was finished a needless cache delete (see syncCache); a later update
+// deletes the entry, which is always safe.
+const finishedTTL = time.Minute
+
+// cacheDeleter is the Delete of *cache.Cache and *tiered.Cache.
+type cacheDeleter interface {
+	Delete(ctx context.Context, keys ...string) error
+}
+
 // syncCache puts v in the cache, then makes sure a concurrent Write of the
 // same key did not set its (newer) value first: if the newest pending
 // value is no longer this write's, it sets that one instead, so the cache
 // ends with the newest write whatever order the Sets ran in.
+//
+// If no write of the key is pending any more, the worker finished this
+// write, or a newer one, before the Set ran. In the second case v is older
+// than the database (the newer write's cache update may have run before
+// ours), so the entry is deleted (when the cache has a Delete) and the
+// next read loads the database.
 func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
 	for range 4 {
 		if err := q.o.Cache.Set(ctx, key, v, q.o.CacheTTL); err != nil {
 			return err
 		}
-		r, err := q.s.Eval(ctx, latestScript, []string{q.latest}, key)
+		cur, pending, done, err := q.latestOf(ctx, key)
 		if err != nil {
 			return err
 		}
-		cur, ok, _ := store.String(r)
-		curSeq, payload, found := strings.Cut(cur, "|")
-		if !ok || !found || curSeq == seq {
-			// Ours is the newest, or it was applied already (and any newer
-			// write will sync the cache itself).
-			return nil
+		if !pending {
+			if done == seq {
+				return nil // ours was finished last: the database has v
+			}
+			del, ok := q.o.Cache.(cacheDeleter)
+			if !ok {
+				return nil
+			}
+			if err := del.Delete(ctx, key); err != nil {
+				return err
+			}
+			// A Write of the key may have set the cache between the check
+			// and the Delete: check again, and put its value back.
+			if cur, pending, _, err = q.latestOf(ctx, key); err != nil || !pending {
+				return err
+			}
+		}
+		curSeq, payload, _ := strings.Cut(cur, "|")
+		if curSeq == seq {
+			return nil // ours is the newest
 		}
 		var nv V
 		if err := q.codec.Unmarshal([]byte(payload), &nv); err != nil {
@@ -367,6 +404,23 @@ func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
 		seq, v = curSeq, nv
 	}
 	return nil
+}
+
+// latestOf returns the newest pending write of key ("seq|payload") if
+// there is one, and the seq of the write of key finished last ("" once its
+// marker expired).
+func (q *Queue[V]) latestOf(ctx context.Context, key string) (cur string, pending bool, done string, err error) {
+	r, err := q.s.Eval(ctx, latestScript, []string{q.latest, q.ks.Key(q.o.Name, "done", key)}, key)
+	if err != nil {
+		return "", false, "", err
+	}
+	a, err := store.Slice(r, 2)
+	if err != nil {
+		return "", false, "", err
+	}
+	cur, pending, _ = store.String(a[0])
+	done, _, _ = store.String(a[1])
+	return cur, pending, done, nil
 }
 
 // Pending returns how many writes are queued and not yet applied (entries
@@ -590,8 +644,8 @@ func (q *Queue[V]) finish(ctx context.Context, entryID, key, seq, id string, dea
 			msg = cause.Error()
 		}
 	}
-	_, err := q.s.Eval(ctx, finishScript, []string{q.stream, q.latest, q.tries, q.dead},
-		q.o.Group, entryID, key, seq, flag, msg, id)
+	_, err := q.s.Eval(ctx, finishScript, []string{q.stream, q.latest, q.tries, q.dead, q.ks.Key(q.o.Name, "done", key)},
+		q.o.Group, entryID, key, seq, flag, msg, id, finishedTTL.Milliseconds())
 	if err != nil {
 		q.emit(Event{Kind: Failed, Key: key, ID: id, EntryID: entryID, Err: err})
 		return false

@@ -456,3 +456,63 @@ func TestQueue_Close_returns_at_ctx_when_redis_hangs(t *testing.T) {
 		})
 	}
 }
+
+// gatedCache is a cache whose Set of one value waits for a signal, to hold
+// a Write between its enqueue and its cache update.
+type gatedCache struct {
+	*cache.Cache[int]
+	gateValue int
+	reached   chan struct{}
+	release   chan struct{}
+}
+
+func (g *gatedCache) Set(ctx context.Context, key string, v int, ttl time.Duration, tags ...string) error {
+	if v == g.gateValue {
+		close(g.reached)
+		<-g.release
+	}
+	return g.Cache.Set(ctx, key, v, ttl, tags...)
+}
+
+// TestQueue_late_cache_update_of_older_write_does_not_win holds a Write of
+// 1 between its enqueue and its cache Set while a Write of 2 completes and
+// the worker applies it: the older write's late Set must not leave 1 in
+// the cache while the database holds 2.
+func TestQueue_late_cache_update_of_older_write_does_not_win(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	g := &gatedCache{Cache: cache.New(s, cache.Options[int]{}), gateValue: 1, reached: make(chan struct{}), release: make(chan struct{})}
+	d := newDB()
+	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Cache: g})
+	first := make(chan error, 1)
+	go func() { _, err := q.Write(ctx, "k", 1); first <- err }()
+	<-g.reached // 1 is enqueued; its cache Set waits
+	if _, err := q.Write(ctx, "k", 2); err != nil {
+		t.Fatal(err)
+	}
+	// A worker applies 2 (1 is coalesced) before 1's cache Set runs.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = q.Run(runCtx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, _ := q.Pending(ctx); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queue not drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rows, _ := d.snapshot(); rows["k"] != 2 {
+		t.Fatalf("database %v, want k=2", rows)
+	}
+	close(g.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := g.Get(ctx, "k"); ok && v != 2 {
+		t.Fatalf("cache holds %d after the database was written with 2", v)
+	}
+}
