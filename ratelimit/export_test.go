@@ -17,3 +17,18 @@ func Batched(l *Limiter) int64 {
 
 // BatchingOff reports whether l turned batching off after CROSSSLOT.
 func BatchingOff(l *Limiter) bool { return l.batch != nil && l.batch.disabled.Load() }
+
+// LocalKeys returns how many keys l's fallback limiter holds.
+func LocalKeys(l *Limiter) int {
+	l.local.mu.Lock()
+	defer l.local.mu.Unlock()
+	return len(l.local.entries)
+}
+
+// LocalSweeps returns how many times l's fallback limiter has scanned all
+// its keys for expired ones.
+func LocalSweeps(l *Limiter) int {
+	l.local.mu.Lock()
+	defer l.local.mu.Unlock()
+	return l.local.sweeps
+}

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -267,5 +268,34 @@ func TestFailurePolicy_canceled_caller_leaves_the_breaker_as_it_was(t *testing.T
 				t.Fatalf("breaker %v after two failures and a canceled call; want open", st)
 			}
 		})
+	}
+}
+
+// While Redis is down, clients with ever new keys must not grow the local
+// fallback beyond LocalMaxKeys, nor make every decision scan all of it.
+func TestLocalFallback_is_bounded_by_LocalMaxKeys_and_sweeps_rarely(t *testing.T) {
+	srv, s := newRedis(t)
+	const maxKeys = 16
+	l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Limits:       []ratelimit.Limit{ratelimit.PerHour(3).WithName("h"), ratelimit.PerSecond(2).WithName("s")},
+		Breaker:      &store.Breaker{Failures: 1, Cooldown: time.Hour},
+		LocalMaxKeys: maxKeys,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	const decisions = 5000
+	for i := range decisions {
+		res, err := l.Allow(t.Context(), "client-"+strconv.Itoa(i))
+		if err != nil || res.Source != ratelimit.SourceLocal || !res.Allowed {
+			t.Fatalf("decision %d: %+v %v", i, res, err)
+		}
+		if n := ratelimit.LocalKeys(l); n > maxKeys {
+			t.Fatalf("decision %d: the fallback holds %d keys, more than LocalMaxKeys %d", i, n, maxKeys)
+		}
+	}
+	if n := ratelimit.LocalSweeps(l); n > decisions/1024+1 {
+		t.Fatalf("%d full sweeps for %d decisions: a full fallback must not scan all its keys on every decision", n, decisions)
 	}
 }

@@ -94,9 +94,12 @@ type Options struct {
 	// caller's context and the client's own read and write timeouts (a
 	// timeout costs two allocations per decision).
 	Timeout time.Duration
-	// LocalMaxKeys bounds the number of keys the fallback limiter tracks;
-	// beyond it, expired entries are swept and then arbitrary ones evicted.
-	// Default: 100000.
+	// LocalMaxKeys bounds the number of keys (one per client and policy)
+	// the fallback limiter tracks. Expired entries are swept now and then;
+	// when a new key would exceed the bound, arbitrary entries other than
+	// the request's own are evicted, so a flood of new clients during an
+	// outage can reset other clients' local counts (never the shared ones
+	// in Redis). Default: 100000.
 	LocalMaxKeys int
 	// KeyClass labels what keys this limiter is keyed by ("ip", "user",
 	// "api-key"), for Decision. Default: "key".

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -13,7 +14,8 @@ type localLimiter struct {
 	mu      sync.Mutex
 	max     int
 	entries map[string]*localState
-	ops     int
+	ops     int // decisions since the last sweep
+	sweeps  int // full sweeps so far (for tests)
 }
 
 type localState struct {
@@ -33,7 +35,7 @@ func (ll *localLimiter) allow(t time.Time, keys []string, limits []Limit, n int,
 	now := float64(t.UnixMicro())
 	ll.mu.Lock()
 	defer ll.mu.Unlock()
-	ll.housekeep(now)
+	ll.housekeep(now, keys)
 	commits := make([]func() (float64, float64), len(limits))
 	all := true
 	for i, lim := range limits {
@@ -78,23 +80,33 @@ func localResult(lim Limit, fits bool, rem, retry, reset float64) PolicyResult {
 	return policyResult(lim, fits, c(rem), c(retry), c(reset))
 }
 
-// housekeep drops expired entries now and then, and evicts when full.
-func (ll *localLimiter) housekeep(now float64) {
+// housekeep drops expired entries now and then, and makes room for the
+// keys of the decision at hand. A full sweep visits every entry, so it runs
+// only once per max(1024, entries/8) decisions: a fallback full of live
+// entries (ever new clients while Redis is down) costs a few map visits per
+// decision, not a scan of LocalMaxKeys entries under the lock. Beyond that,
+// arbitrary entries other than the decision's own are evicted.
+func (ll *localLimiter) housekeep(now float64, keys []string) {
 	ll.ops++
-	if ll.ops < 1024 && len(ll.entries) < ll.max {
+	if ll.ops >= max(1024, len(ll.entries)/8) {
+		ll.ops = 0
+		ll.sweeps++
+		for k, st := range ll.entries {
+			if st.expires <= now {
+				delete(ll.entries, k)
+			}
+		}
+	}
+	if len(ll.entries)+len(keys) <= ll.max {
 		return
 	}
-	ll.ops = 0
-	for k, st := range ll.entries {
-		if st.expires <= now {
-			delete(ll.entries, k)
-		}
-	}
-	for k := range ll.entries { // still full: evict arbitrary entries
-		if len(ll.entries) < ll.max {
+	for k := range ll.entries {
+		if len(ll.entries)+len(keys) <= ll.max {
 			break
 		}
-		delete(ll.entries, k)
+		if !slices.Contains(keys, k) {
+			delete(ll.entries, k)
+		}
 	}
 }
 
