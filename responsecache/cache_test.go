@@ -726,3 +726,32 @@ func TestTags_purge_during_fetch_does_not_leave_the_new_entry(t *testing.T) {
 		t.Fatal("a response fetched after the purge was not stored")
 	}
 }
+
+func TestSecurity_TrustForwarded_still_keys_the_other_unkeyed_headers(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{TrustForwarded: true})
+	// An origin that routes by X-Original-URL and builds links from
+	// X-Forwarded-Prefix, as some frameworks do. The trusted proxy sets
+	// X-Forwarded-Host and -Proto, but passes the other fields on.
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if u := r.Header.Get("X-Original-URL"); u != "" {
+			path = u
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, r.Header.Get("X-Forwarded-Prefix")+path)
+	}))
+	for _, attack := range [][]string{
+		{"X-Original-URL", "/admin"},
+		{"X-Forwarded-Prefix", "//evil.example"},
+		{"X-HTTP-Method-Override", "DELETE"},
+		{"Forwarded", "host=evil.example"},
+	} {
+		target := "http://lb.internal/page-" + strings.ToLower(attack[0])
+		send(h, "GET", target, "X-Forwarded-Host", "shop.example", attack[0], attack[1])
+		victim := send(h, "GET", target, "X-Forwarded-Host", "shop.example")
+		if !strings.Contains(victim.Header().Get("Cache-Status"), "fwd=uri-miss") {
+			t.Errorf("%s: a later client was served the attacker's entry: %q (%s)", attack[0], victim.Body.String(), victim.Header().Get("Cache-Status"))
+		}
+	}
+}

@@ -32,8 +32,10 @@
 // Responses to requests with Authorization are stored only when the
 // response allows it (public, s-maxage, must-revalidate); responses with
 // Set-Cookie are not stored (see SetCookiePolicy); scheme and host are
-// always part of the key and X-Forwarded-* fields are ignored unless
-// Options.TrustForwarded is set; bodies above Options.MaxObjectSize stream
+// always part of the key (X-Forwarded-Host and -Proto replace them only
+// when Options.TrustForwarded is set), and a request carrying a field such
+// as X-Forwarded-Host, X-Original-URL or X-HTTP-Method-Override that is
+// not otherwise keyed gets entries of its own; bodies above Options.MaxObjectSize stream
 // through uncached and are never buffered whole.
 //
 // # Failure policy

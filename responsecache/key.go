@@ -58,18 +58,20 @@ func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
 		b.WriteByte('?')
 		b.WriteString(q)
 	}
-	if !c.opts.TrustForwarded {
-		// Headers that frameworks and origins commonly honour to build
-		// URLs but that are not in the key are the classic cache
-		// poisoning vector: a request carrying one gets entries of its own.
-		for _, h := range poisonHeaders {
-			if vs := r.Header[h]; len(vs) > 0 {
-				b.WriteString("\x00u:")
-				b.WriteString(h)
-				b.WriteByte('=')
-				b.WriteString(strings.Join(vs, ","))
-			}
+	// Headers that frameworks and origins commonly honour to build URLs
+	// but that are not in the key are the classic cache poisoning vector:
+	// a request carrying one gets entries of its own. With TrustForwarded,
+	// X-Forwarded-Host and X-Forwarded-Proto are already in the key as the
+	// host and scheme; the trusted proxy may still pass the others on.
+	for _, h := range poisonHeaders {
+		vs := r.Header[h]
+		if len(vs) == 0 || c.opts.TrustForwarded && trustedForwarded(r, h) {
+			continue
 		}
+		b.WriteString("\x00u:")
+		b.WriteString(h)
+		b.WriteByte('=')
+		b.WriteString(strings.Join(vs, ","))
 	}
 	if rt != nil {
 		for _, h := range rt.KeyHeaders {
@@ -92,6 +94,18 @@ func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
 		}
 	}
 	return b.String()
+}
+
+// trustedForwarded reports whether the forwarded field h of r is already
+// in the key as its host or scheme when forwarded fields are trusted.
+func trustedForwarded(r *http.Request, h string) bool {
+	switch h {
+	case "X-Forwarded-Host":
+		return len(r.Header[h]) == 1 && strings.TrimSpace(r.Header[h][0]) != ""
+	case "X-Forwarded-Proto":
+		return len(r.Header[h]) == 1 && requestScheme(r, true) == strings.ToLower(strings.TrimSpace(r.Header[h][0]))
+	}
+	return false
 }
 
 func filterQuery(raw string, rt *Route) string {

@@ -84,7 +84,12 @@ type Options struct {
 	// TrustForwarded makes the cache key use X-Forwarded-Proto and
 	// X-Forwarded-Host instead of the connection's scheme and r.Host. Only
 	// enable it behind a proxy that sets those fields itself; otherwise any
-	// client can poison the entries of another host. Default: false.
+	// client can poison the entries of another host. Whether or not it is
+	// set, the other request fields that origins commonly honour without
+	// their being in the URL (X-Forwarded-Prefix, -Port, -Scheme, Forwarded,
+	// X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override and the like)
+	// are added to the key of a request that carries them, so that such a
+	// request only ever gets entries of its own. Default: false.
 	TrustForwarded bool
 
 	// StoreTimeout bounds each Redis call made while serving a request.
