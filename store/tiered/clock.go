@@ -9,12 +9,15 @@ import (
 // Reading the clock costs 20 to 200 ns depending on the machine (more than
 // the rest of a local hit), so hits read a coarse clock instead: one
 // goroutine, shared by every Cache of the process and running only while
-// one is open, stores the time every clockTick. Entries are installed to
-// expire clockMargin early, so that a clock up to that stale never serves
-// an entry past its Redis expiry.
+// one is open, stores the time every clockTick. That goroutine can be
+// descheduled far longer than a tick on a loaded machine, so a hit on an
+// entry within clockSlack of its expiry (by the coarse clock) reads the
+// real clock: only a coarse clock more than clockSlack late could serve an
+// expired entry. Entries are also installed to expire clockMargin early.
 const (
 	clockTick   = time.Millisecond
 	clockMargin = 5 * time.Millisecond
+	clockSlack  = time.Second
 )
 
 var clock struct {

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"time"
 )
 
 // node is one local entry, in a doubly linked list by recency.
@@ -49,13 +50,19 @@ func newLRU[V any](maxEntries int, maxBytes int64) *lru[V] {
 	return l
 }
 
-// get returns the live entry for key. It does not allocate.
+// get returns the live entry for key. It does not allocate. now is the
+// coarse clock; within clockSlack of an entry's expiry the real clock is
+// read instead, so that a coarse clock left behind by a stalled ticker
+// (a loaded machine, a GC pause) cannot serve an expired entry.
 func (l *lru[V]) get(key string, now int64) (*node[V], bool) {
 	l.mu.Lock()
 	n, ok := l.items[key]
 	if !ok {
 		l.mu.Unlock()
 		return nil, false
+	}
+	if now >= n.expires-int64(clockSlack) {
+		now = time.Now().UnixNano()
 	}
 	if now >= n.expires {
 		l.remove(n)
