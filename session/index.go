@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rediware/rediware/store"
@@ -61,6 +62,29 @@ func publicID(member string) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// maxPlainUserID is the longest user ID whose index key holds it as it is;
+// longer IDs are hashed, so that no user ID, however long, makes a key too
+// long for the store (or a cheap way to fill Redis).
+const maxPlainUserID = 256
+
+// indexKey returns the key of userID's session index, "{prefix:userID}",
+// one hash tag so that it stays in one Cluster slot whatever the ID holds.
+//
+// An ID that contains a curly brace (which would move or end the hash tag)
+// or is longer than maxPlainUserID is stored as "{prefix:{" + hex(SHA-256)
+// + "}" instead. store.Keyspace alone is not enough here: it replaces '{'
+// and '}' by '(' and ')', which would give "a{b}" and "a(b)" one index, so
+// that either user could list and revoke the other's sessions. A brace-free
+// ID never yields a '{' inside the tag, so the two forms cannot collide.
+func (rs *RedisStore) indexKey(userID string) string {
+	if len(userID) <= maxPlainUserID && !strings.ContainsAny(userID, "{}") {
+		return rs.index.Key(userID)
+	}
+	h := sha256.Sum256([]byte(userID))
+	base := rs.index.Key("") // "{prefix:}"
+	return base[:len(base)-1] + "{" + hex.EncodeToString(h[:]) + "}"
+}
+
 func (rs *RedisStore) indexRemove(ctx context.Context, userID string, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
@@ -69,7 +93,7 @@ func (rs *RedisStore) indexRemove(ctx context.Context, userID string, ids ...str
 	for i, id := range ids {
 		args[i] = id
 	}
-	if _, err := rs.s.Eval(ctx, indexRemScript, []string{rs.index.Key(userID)}, args...); err != nil {
+	if _, err := rs.s.Eval(ctx, indexRemScript, []string{rs.indexKey(userID)}, args...); err != nil {
 		return fmt.Errorf("session: index: %w", err)
 	}
 	return nil
@@ -82,7 +106,7 @@ type indexEntry struct {
 
 // indexList prunes and lists a user's index.
 func (rs *RedisStore) indexList(ctx context.Context, userID string) ([]indexEntry, error) {
-	v, err := rs.s.Eval(ctx, indexListScript, []string{rs.index.Key(userID)}, time.Now().UnixMilli())
+	v, err := rs.s.Eval(ctx, indexListScript, []string{rs.indexKey(userID)}, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("session: index: %w", err)
 	}
@@ -108,7 +132,7 @@ func (rs *RedisStore) indexList(ctx context.Context, userID string) ([]indexEntr
 
 // indexTake empties a user's index and returns its members.
 func (rs *RedisStore) indexTake(ctx context.Context, userID string) ([]string, error) {
-	v, err := rs.s.Eval(ctx, indexTakeScript, []string{rs.index.Key(userID)})
+	v, err := rs.s.Eval(ctx, indexTakeScript, []string{rs.indexKey(userID)})
 	if err != nil {
 		return nil, fmt.Errorf("session: index: %w", err)
 	}

@@ -198,7 +198,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	}
 	if indexed && !rs.crossSlot.Load() {
 		// One script, atomic: on a single node, or when the keys share a slot.
-		v, err := rs.s.Eval(ctx, commitScript, []string{key, rs.index.Key(st.userID)},
+		v, err := rs.s.Eval(ctx, commitScript, []string{key, rs.indexKey(st.userID)},
 			b, ms, xx, id, now.UnixMilli(), deadline)
 		switch {
 		case err == nil && v == nil:
@@ -216,7 +216,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		// Index first: a session key that exists is always in its user's
 		// index, so RevokeAll cannot miss it. A failure after this leaves at
 		// worst an index entry without a session, which listing prunes.
-		if _, err := rs.s.Eval(ctx, indexAddScript, []string{rs.index.Key(st.userID)},
+		if _, err := rs.s.Eval(ctx, indexAddScript, []string{rs.indexKey(st.userID)},
 			id, deadline, now.UnixMilli()); err != nil {
 			return fmt.Errorf("session: commit: index: %w", err)
 		}
