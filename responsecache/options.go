@@ -116,7 +116,9 @@ type Options struct {
 
 	// LocalBytes enables an in-process tier of at most this many bytes in
 	// front of Redis, kept coherent across instances by pub/sub
-	// invalidation and flushed when the subscription reconnects.
+	// invalidation and flushed when the subscription reconnects. Entries
+	// are counted by their decoded size (body after decompression, plus
+	// header fields); one larger than a quarter of LocalBytes is not held.
 	// Default: 0 (off).
 	LocalBytes int64
 

@@ -105,9 +105,30 @@ func (c *Cache) record(ctx context.Context, key string) (any, error) {
 		return nil, nil
 	}
 	if c.local != nil {
-		c.local.put(key, rec, len(b), gen)
+		c.local.put(key, rec, memSize(rec, len(b)), gen)
 	}
 	return rec, nil
+}
+
+// memSize is what a decoded record costs in memory: the encoded size, or
+// for an entry its decompressed body and header fields, whichever is
+// larger (a compressed body may be a thousandth of its decoded size).
+func memSize(rec any, encoded int) int {
+	e, ok := rec.(*entry)
+	if !ok {
+		return encoded
+	}
+	n := len(e.Body)
+	for k, vs := range e.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v) + 16
+		}
+	}
+	for _, v := range e.VaryValues {
+		n += len(v) + 16
+	}
+	return max(n, encoded)
 }
 
 func equalStrings(a, b []string) bool {
