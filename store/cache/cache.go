@@ -255,12 +255,18 @@ func (c *Cache[V]) encode(v V, negative bool, ttl, delta time.Duration, tags []t
 	return b, stamp, expiry, nil
 }
 
-// decode reads the value out of an envelope.
-func (c *Cache[V]) decode(h *header) (V, error) {
-	var v V
+// decode reads the value out of an envelope. A codec that panics on bytes
+// it cannot read (hand-written binary decoders often index without
+// checking lengths) makes the entry corrupt, a miss, not a crash.
+func (c *Cache[V]) decode(h *header) (v V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero V
+			v, err = zero, fmt.Errorf("%w: codec panicked: %v", errCorrupt, p)
+		}
+	}()
 	p := h.payload
 	if h.flags&flagCompressed != 0 {
-		var err error
 		if p, err = inflate(p); err != nil {
 			return v, err
 		}

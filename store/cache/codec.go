@@ -12,6 +12,8 @@ import (
 // Append appends the encoding of v to dst and returns the extended slice, so
 // that the cache can write its entry header and the value into one buffer.
 // Unmarshal must not retain data after it returns: the cache may reuse it.
+// An Unmarshal error, or a panic, on stored bytes makes the entry a miss
+// (reported to the Hook), never a crash.
 type Codec[V any] interface {
 	Append(dst []byte, v V) ([]byte, error)
 	Unmarshal(data []byte, v *V) error
