@@ -11,7 +11,7 @@ import (
 // slice, or reports ok == false when r has no key (no API key header, an
 // anonymous user). Appending lets the middleware build the Redis key without
 // allocating for the client key. The key is never sent to clients; keys
-// longer than MaxKeyLen are hashed.
+// longer than MaxKeyLen, or holding braces, are hashed.
 type KeyFunc func(dst []byte, r *http.Request) (key []byte, ok bool)
 
 // ByIP keys requests by client address as ip finds it (trusted proxies,
