@@ -36,8 +36,9 @@ type Message[T any] struct {
 	Pattern     string // the matching pattern, for pattern subscriptions
 	Value       T
 	// Err is set, and Value is zero, when the payload could not be
-	// decoded (a publisher with another type, say). Such a message is
-	// delivered rather than dropped, so it can be seen and counted.
+	// decoded (a publisher with another type, say), including when the
+	// codec panicked on it. Such a message is delivered rather than
+	// dropped, so it can be seen and counted.
 	Err error
 	// Raw is the payload as received.
 	Raw []byte
@@ -102,7 +103,7 @@ func (ts *Subscription[T]) loop(codec cache.Codec[T], onReconnect func()) {
 			tm.Reconnected = true
 		} else {
 			tm.Channel, tm.Pattern, tm.Raw = m.Channel, m.Pattern, m.Payload
-			if err := codec.Unmarshal(m.Payload, &tm.Value); err != nil {
+			if err := decode(codec, m.Payload, &tm.Value); err != nil {
 				var zero T
 				tm.Value, tm.Err = zero, fmt.Errorf("pubsub: decode message on %q: %w", m.Channel, err)
 			}
@@ -113,6 +114,18 @@ func (ts *Subscription[T]) loop(codec cache.Codec[T], onReconnect func()) {
 			return
 		}
 	}
+}
+
+// decode runs the codec, turning a panic (a decoder that trusts its input)
+// into an error: a hostile or foreign payload must not crash the process
+// from the delivery goroutine, where no caller could recover it.
+func decode[T any](codec cache.Codec[T], b []byte, v *T) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("codec panicked: %v", p)
+		}
+	}()
+	return codec.Unmarshal(b, v)
 }
 
 // Messages returns the channel of deliveries. It is closed after Close, or

@@ -1,6 +1,7 @@
 package pubsub_test
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/internal/redistest"
+	"github.com/rediware/rediware/store/cache"
 	"github.com/rediware/rediware/store/goredis"
 	"github.com/rediware/rediware/store/pubsub"
 )
@@ -108,5 +110,35 @@ func TestSubscription_Close_closes_Messages(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Messages not closed")
+	}
+}
+
+// fragile's UnmarshalBinary panics on a short buffer, as hand-written
+// decoders often do.
+type fragile struct{ N uint64 }
+
+func (f *fragile) MarshalBinary() ([]byte, error) { return binary.BigEndian.AppendUint64(nil, f.N), nil }
+func (f *fragile) UnmarshalBinary(b []byte) error {
+	f.N = binary.BigEndian.Uint64(b)
+	return nil
+}
+
+func TestSubscribe_codec_panic_is_a_decode_error(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	codec := cache.Binary[fragile]()
+	sub, err := pubsub.Subscribe(ctx, s, []string{"c"}, nil, pubsub.Options[fragile]{Codec: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	_, _ = s.Publish(ctx, "c", []byte{1, 2})
+	if m := next(t, sub); m.Err == nil || m.Value != (fragile{}) || string(m.Raw) != "\x01\x02" {
+		t.Fatalf("undecodable message %+v, want Err", m)
+	}
+	_, _ = pubsub.PublishWith(ctx, s, codec, "c", fragile{9})
+	if m := next(t, sub); m.Err != nil || m.Value.N != 9 {
+		t.Fatalf("after a bad message got %+v", m)
 	}
 }
