@@ -117,7 +117,9 @@ func TestSubscription_Close_closes_Messages(t *testing.T) {
 // decoders often do.
 type fragile struct{ N uint64 }
 
-func (f *fragile) MarshalBinary() ([]byte, error) { return binary.BigEndian.AppendUint64(nil, f.N), nil }
+func (f *fragile) MarshalBinary() ([]byte, error) {
+	return binary.BigEndian.AppendUint64(nil, f.N), nil
+}
 func (f *fragile) UnmarshalBinary(b []byte) error {
 	f.N = binary.BigEndian.Uint64(b)
 	return nil
