@@ -754,7 +754,15 @@ func (h *handler) refreshInBackground(r *http.Request, lr lookupResult) {
 	go func() {
 		defer h.c.refreshing.Delete(lr.key)
 		defer func() { _ = recover() }() // e.g. http.ErrAbortHandler from a proxy
-		h.revalidate(&discardWriter{}, br, lr, cachecontrol.Directives{}, "stale", time.Now())
+		// The stale read that asked for this refresh may have lost the
+		// race with the end of another: refresh only if the entry read is
+		// still the stored one.
+		cur, err := h.c.lookup(br.Context(), br, h.pkOf(br))
+		if err != nil || cur.ent == nil || cur.key != lr.key ||
+			!cur.ent.RespTime.Equal(lr.ent.RespTime) || !cur.ent.ReqTime.Equal(lr.ent.ReqTime) {
+			return
+		}
+		h.revalidate(&discardWriter{}, br, cur, cachecontrol.Directives{}, "stale", time.Now())
 	}()
 }
 
