@@ -398,7 +398,7 @@ func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
 			return nil // ours is the newest
 		}
 		var nv V
-		if err := q.codec.Unmarshal([]byte(payload), &nv); err != nil {
+		if err := q.decode(payload, &nv); err != nil {
 			return err
 		}
 		seq, v = curSeq, nv
@@ -597,7 +597,7 @@ func (q *Queue[V]) process(ctx context.Context, m store.StreamMessage) bool {
 			return ctx.Err() == nil
 		}
 		var v V
-		if err := q.codec.Unmarshal([]byte(payload), &v); err != nil {
+		if err := q.decode(payload, &v); err != nil {
 			q.finish(ctx, m.ID, key, seqStr, id, true, fmt.Errorf("writebehind: decode: %w", err))
 			return ctx.Err() == nil
 		}
@@ -620,6 +620,18 @@ func (q *Queue[V]) process(ctx context.Context, m store.StreamMessage) bool {
 			return false
 		}
 	}
+}
+
+// decode runs the codec, turning a panic (a decoder that trusts its input)
+// into an error, so that an undecodable entry is dead-lettered instead of
+// crashing the worker.
+func (q *Queue[V]) decode(payload string, v *V) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("codec panicked: %v", p)
+		}
+	}()
+	return q.codec.Unmarshal([]byte(payload), v)
 }
 
 // safeApply calls Apply, turning a panic into a failed attempt (retried,

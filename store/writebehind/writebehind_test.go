@@ -2,8 +2,10 @@ package writebehind_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -514,5 +516,46 @@ func TestQueue_late_cache_update_of_older_write_does_not_win(t *testing.T) {
 	}
 	if v, ok, _ := g.Get(ctx, "k"); ok && v != 2 {
 		t.Fatalf("cache holds %d after the database was written with 2", v)
+	}
+}
+
+// fragile's UnmarshalBinary panics on a short buffer, as hand-written
+// decoders often do.
+type fragile struct{ N uint64 }
+
+func (f *fragile) MarshalBinary() ([]byte, error) {
+	return binary.BigEndian.AppendUint64(nil, f.N), nil
+}
+
+func (f *fragile) UnmarshalBinary(b []byte) error {
+	f.N = binary.BigEndian.Uint64(b)
+	return nil
+}
+
+func TestQueue_codec_panic_dead_letters_the_entry(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv)
+	ctx := t.Context()
+	var applied atomic.Int32
+	q, _ := writebehind.New(s, func(context.Context, writebehind.Op[fragile]) error { applied.Add(1); return nil },
+		writebehind.Options[fragile]{Codec: cache.Binary[fragile]()})
+	if _, err := q.Write(ctx, "k", fragile{1}); err != nil {
+		t.Fatal(err)
+	}
+	// Corrupt the queued value (a writer with another codec, say).
+	r, _ := s.Client().HGet(ctx, "{wb:default}:latest", "k").Result()
+	seq, _, _ := strings.Cut(r, "|")
+	if err := s.Client().HSet(ctx, "{wb:default}:latest", "k", seq+"|\x01\x02").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if applied.Load() != 0 {
+		t.Fatal("an undecodable value was applied")
+	}
+	msgs, _ := s.Client().XRange(ctx, q.DeadLetters(), "-", "+").Result()
+	if len(msgs) != 1 || !strings.Contains(fmt.Sprint(msgs[0].Values["err"]), "decode") {
+		t.Fatalf("dead letters %v", msgs)
 	}
 }
