@@ -397,3 +397,51 @@ func TestProxy_passes_103_Early_Hints_and_caches_the_final_response(t *testing.T
 		t.Fatalf("final response not cached: origin asked %d times", calls)
 	}
 }
+
+func TestProxy_default_Set_Cookie_policy_strips_the_cookie_from_the_stored_copy(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Set-Cookie", "session=alice")
+		io.WriteString(w, "page")
+	}))
+	t.Cleanup(up.Close)
+	cfg, err := parseFlags([]string{"-upstream", up.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, closeFn, err := newProxy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	px := httptest.NewServer(h)
+	t.Cleanup(px.Close)
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := http.Get(px.URL + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if first := get(); first.Header.Get("Set-Cookie") != "session=alice" {
+		t.Fatalf("the client that caused the fetch lost its cookie: %q", first.Header.Get("Set-Cookie"))
+	}
+	second := get()
+	mu.Lock()
+	n := calls
+	mu.Unlock()
+	if n != 1 || !strings.Contains(second.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("response not stored under the default policy: origin asked %d times, Cache-Status %q", n, second.Header.Get("Cache-Status"))
+	}
+	if sc := second.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("another client was handed the stored cookie: %q", sc)
+	}
+}
