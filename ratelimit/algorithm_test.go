@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -218,3 +219,39 @@ func absDiff(a, b time.Duration) time.Duration {
 }
 
 var _ = redistest.Start
+
+// Times in a Result are time.Durations: a period so long that the time to
+// reset overflows one must be refused, and the longest accepted one must
+// still report times that are positive and within two periods.
+func TestAlgorithms_longest_period_reports_valid_times(t *testing.T) {
+	_, s := newRedis(t)
+	const century = 100 * 365 * 24 * time.Hour
+	for _, alg := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket, ratelimit.FixedWindow, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter} {
+		t.Run(alg.String(), func(t *testing.T) {
+			if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+				Limits: []ratelimit.Limit{ratelimit.Per(3, 2*century).WithAlgorithm(alg)},
+			}); !errors.Is(err, ratelimit.ErrInvalidLimit) {
+				t.Fatalf("a period of two centuries: err %v, want ErrInvalidLimit", err)
+			}
+			l, err := ratelimit.NewWithOptions(s, ratelimit.Options{
+				Name:   "century-" + alg.String(),
+				Limits: []ratelimit.Limit{ratelimit.Per(3, century).WithAlgorithm(alg)},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 4 {
+				res, err := l.Allow(t.Context(), "k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Allowed != (i < 3) {
+					t.Fatalf("request %d: allowed=%v", i, res.Allowed)
+				}
+				if res.ResetAfter <= 0 || res.ResetAfter > 2*century || res.RetryAfter < 0 || res.RetryAfter > 2*century {
+					t.Fatalf("request %d: ResetAfter %v, RetryAfter %v; want within (0, two periods]", i, res.ResetAfter, res.RetryAfter)
+				}
+			}
+		})
+	}
+}

@@ -87,7 +87,8 @@ type Limit struct {
 	// policy admits per Period. It must be positive.
 	Rate int
 	// Period is the window length, or the time over which Rate refills.
-	// It must be at least one microsecond; sub-second periods work.
+	// It must be at least one microsecond and at most MaxPeriod;
+	// sub-second periods work.
 	Period time.Duration
 	// Burst is, for GCRA and TokenBucket, how many units may be taken at
 	// once from a full bucket. Default: Rate. Other algorithms ignore it.
@@ -117,9 +118,13 @@ func (l Limit) WithName(name string) Limit { l.Name = name; return l }
 // WithAlgorithm returns a copy of l counted with a.
 func (l Limit) WithAlgorithm(a Algorithm) Limit { l.Algorithm = a; return l }
 
+// MaxPeriod is the longest Period: a hundred years (of 365 days). Times in a
+// Result reach up to two periods, and must fit a time.Duration.
+const MaxPeriod = 100 * 365 * 24 * time.Hour
+
 // ErrInvalidLimit is wrapped by the error returned for a Limit that cannot be
 // enforced (non-positive rate or period, negative burst, duplicate or
-// malformed name, unknown algorithm).
+// malformed name, unknown algorithm, a period beyond MaxPeriod).
 var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 
 // maxNameLen bounds policy and limiter names, which appear in every key and
@@ -133,6 +138,9 @@ func (l Limit) normalise() (Limit, error) {
 	}
 	if l.Period < time.Microsecond {
 		return l, fmt.Errorf("%w: period %v must be at least 1µs", ErrInvalidLimit, l.Period)
+	}
+	if l.Period > MaxPeriod {
+		return l, fmt.Errorf("%w: period %v must be at most MaxPeriod (100 years)", ErrInvalidLimit, l.Period)
 	}
 	if l.Burst < 0 {
 		return l, fmt.Errorf("%w: burst %d must not be negative", ErrInvalidLimit, l.Burst)
