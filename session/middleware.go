@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -190,6 +191,7 @@ type saver struct {
 	ran         bool
 	clientToken string         // token the client holds after this response
 	committed   bool           // saved before the header
+	wroteCookie bool           // Set-Cookie added before the header
 	snapToken   string         // state saved before the header, to detect late changes
 	snapDL      time.Time      //
 	snapVals    map[string]any //
@@ -202,6 +204,17 @@ func (sv *saver) beforeHeader(int) {
 	if sv.noSave {
 		return
 	}
+	defer func() {
+		// A response that sets or clears the cookie, or that answers a
+		// request carrying a session, is this client's alone: whatever the
+		// handler said, no shared cache may store it. no-cache="Set-Cookie"
+		// (which scs adds) still lets a shared cache store the body, and
+		// Vary: Cookie still lets it serve a revoked session's page to the
+		// old cookie.
+		if !sv.gw.failed && (st.existing != "" || sv.wroteCookie) {
+			markPrivate(sv.gw.Header())
+		}
+	}()
 	status := m.Status(ctx)
 	if status == scs.Unmodified && m.needsTouch(ctx, st) {
 		status = scs.Modified
@@ -212,6 +225,7 @@ func (sv *saver) beforeHeader(int) {
 		if errors.Is(err, ErrSessionGone) {
 			m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
 			sv.clientToken = ""
+			sv.wroteCookie = true
 			return
 		}
 		if err != nil {
@@ -227,6 +241,7 @@ func (sv *saver) beforeHeader(int) {
 		}
 		m.WriteSessionCookie(ctx, sv.gw, token, expiry)
 		sv.clientToken = token
+		sv.wroteCookie = true
 		sv.committed = true
 		sv.snapToken = token
 		sv.snapDL = m.Deadline(ctx)
@@ -234,6 +249,7 @@ func (sv *saver) beforeHeader(int) {
 	case scs.Destroyed:
 		m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
 		sv.clientToken = ""
+		sv.wroteCookie = true
 	}
 }
 
@@ -308,6 +324,21 @@ func (g *gateWriter) ReadFrom(src io.Reader) (int64, error) {
 type writeOnly struct{ io.Writer }
 
 func (g *gateWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// markPrivate adds "private" to h's Cache-Control unless it already holds
+// private or no-store, so that no shared cache stores the response (RFC
+// 9111 section 5.2.2.7); the handler's other directives stay.
+func markPrivate(h http.Header) {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "private" || d == "no-store" {
+				return
+			}
+		}
+	}
+	h.Add("Cache-Control", "private")
+}
 
 // validToken reports whether s looks like an scs token: 43 characters of
 // unpadded base64url (32 random bytes). Anything else is never sent to
