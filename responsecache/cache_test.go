@@ -755,3 +755,37 @@ func TestSecurity_TrustForwarded_still_keys_the_other_unkeyed_headers(t *testing
 		}
 	}
 }
+
+func TestVary_Accept_Encoding_never_serves_a_coding_the_client_did_not_accept(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	// The origin picks the best coding it knows among those accepted.
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ae := r.Header.Get("Accept-Encoding")
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept-Encoding")
+		for _, coding := range []string{"zstd", "br", "deflate", "gzip"} {
+			if strings.Contains(ae, coding) {
+				w.Header().Set("Content-Encoding", coding)
+				break
+			}
+		}
+		io.WriteString(w, "x")
+	}))
+	for _, tc := range []struct{ stored, later, refused string }{
+		{"gzip, deflate, br, zstd", "gzip, deflate, br", "zstd"}, // Chrome, then Safari
+		{"deflate", "", "deflate"},
+	} {
+		path := "http://example.com/ae/" + strings.NewReplacer(" ", "", ",", "_").Replace(tc.stored)
+		send(h, "GET", path, "Accept-Encoding", tc.stored)
+		got := send(h, "GET", path, "Accept-Encoding", tc.later)
+		if tc.refused != "" && got.Header().Get("Content-Encoding") == tc.refused {
+			t.Errorf("Accept-Encoding %q was served the %s response stored for %q (%s)", tc.later, tc.refused, tc.stored, got.Header().Get("Cache-Status"))
+		}
+	}
+	// Spellings of the same set still share one variant.
+	send(h, "GET", "http://example.com/ae/same", "Accept-Encoding", "gzip, br")
+	if got := send(h, "GET", "http://example.com/ae/same", "Accept-Encoding", "br;q=1.0,GZIP"); !strings.Contains(got.Header().Get("Cache-Status"), "hit") {
+		t.Errorf("a respelling of the same Accept-Encoding missed: %q", got.Header().Get("Cache-Status"))
+	}
+}

@@ -295,7 +295,10 @@ var conformance = []conformanceCase{
 	{name: "vary-syntax-foo-star", steps: []step{{req: []string{"Foo", "1"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Foo, *"}}, {req: []string{"Foo", "1"}, want: "not_cached"}}},
 	{name: "vary-normalise-space", steps: []step{{req: []string{"Foo", "1,2"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Foo"}}, {req: []string{"Foo", " 1, 2 "}, want: "cached"}}},
 	{name: "vary-normalise-combine", steps: []step{{req: []string{"Foo", "1, 2"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Foo"}}, {req: []string{"Foo", "1", "Foo", "2"}, want: "cached"}}},
-	{name: "vary-accept-encoding-normalised", steps: []step{{req: []string{"Accept-Encoding", "gzip, deflate, br"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Accept-Encoding"}}, {req: []string{"Accept-Encoding", "br;q=1.0, gzip;q=0.8, *;q=0.1"}, want: "cached"}}},
+	{name: "vary-accept-encoding-normalised", steps: []step{{req: []string{"Accept-Encoding", "gzip, deflate, br"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Accept-Encoding"}}, {req: []string{"Accept-Encoding", "br;q=1.0, GZIP;q=0.8,deflate"}, want: "cached"}}},
+	// A different set of codings may not share: the origin may have chosen
+	// a coding (here by "*") that the other client cannot decode.
+	{name: "vary-accept-encoding-other-set", steps: []step{{req: []string{"Accept-Encoding", "br, gzip, *;q=0.1"}, resp: []string{"Cache-Control", "max-age=5000", "Vary", "Accept-Encoding"}}, {req: []string{"Accept-Encoding", "gzip, deflate, br"}, want: "not_cached"}}},
 
 	// Conditional requests.
 	{name: "conditional-lm-fresh", steps: []step{{resp: []string{"Expires", "$d100000", "Last-Modified", "$d-3000", "Date", "$d0"}}, {req: []string{"If-Modified-Since", "$d-3000"}, want: "cached", wantStatus: 304}}},

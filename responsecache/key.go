@@ -162,8 +162,7 @@ const absent = "\x00"
 
 // varyValues returns the normalised values of the selecting header fields
 // of r: field lines combined, list members trimmed, and Accept-Encoding
-// reduced to which of br and gzip it accepts (four possible values), so
-// that every browser's spelling does not make a new variant.
+// reduced to the set of codings it accepts (see acceptedCodings).
 func varyValues(r *http.Request, fields []string) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
@@ -173,7 +172,7 @@ func varyValues(r *http.Request, fields []string) []string {
 			continue
 		}
 		if f == "Accept-Encoding" {
-			out[i] = bestEncoding(vs)
+			out[i] = acceptedCodings(vs)
 			continue
 		}
 		var parts []string
@@ -189,33 +188,51 @@ func varyValues(r *http.Request, fields []string) []string {
 	return out
 }
 
-func bestEncoding(vs []string) string {
-	var br, gz bool
+// acceptedCodings normalises Accept-Encoding to the sorted set of content
+// codings the request accepts (q > 0), lowercased, so that the order,
+// spacing, case and q-values of every browser's spelling do not make a new
+// variant, while two requests that accept different codings (zstd, br,
+// deflate, ...) never share one: the origin may have chosen any coding the
+// first accepted. An empty set (an empty field, or only "identity") is
+// "identity"; a refused identity or "*" is kept as "!identity" or "!*".
+func acceptedCodings(vs []string) string {
+	var set []string
 	for _, v := range vs {
 		for _, p := range strings.Split(v, ",") {
-			name, params, _ := strings.Cut(strings.TrimSpace(p), ";")
-			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok && strings.Trim(q, "0.") == "" {
-				continue // q=0: not acceptable
+			name, params, _ := strings.Cut(p, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" {
+				continue
 			}
-			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "br":
-				br = true
-			case "gzip", "x-gzip":
-				gz = true
-			case "*":
-				br, gz = true, true
+			refused := false
+			for _, prm := range strings.Split(params, ";") {
+				k, q, ok := strings.Cut(prm, "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") && strings.Trim(strings.TrimSpace(q), "0.") == "" {
+					refused = true
+				}
+			}
+			switch name {
+			case "x-gzip":
+				name = "gzip"
+			case "x-compress":
+				name = "compress"
+			}
+			switch {
+			case refused && (name == "identity" || name == "*"):
+				name = "!" + name
+			case refused, name == "identity":
+				continue
+			}
+			if !slices.Contains(set, name) {
+				set = append(set, name)
 			}
 		}
 	}
-	switch {
-	case br && gz:
-		return "br,gzip"
-	case br:
-		return "br"
-	case gz:
-		return "gzip"
+	if len(set) == 0 {
+		return "identity"
 	}
-	return "identity"
+	slices.Sort(set)
+	return strings.Join(set, ",")
 }
 
 // splitList splits a comma-separated header value into trimmed members.
