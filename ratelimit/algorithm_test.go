@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -250,6 +251,48 @@ func TestAlgorithms_longest_period_reports_valid_times(t *testing.T) {
 				}
 				if res.ResetAfter <= 0 || res.ResetAfter > 2*century || res.RetryAfter < 0 || res.RetryAfter > 2*century {
 					t.Fatalf("request %d: ResetAfter %v, RetryAfter %v; want within (0, two periods]", i, res.ResetAfter, res.RetryAfter)
+				}
+			}
+		})
+	}
+}
+
+// AllowN's edges, every algorithm: an empty key and a negative cost are
+// errors; a cost of 0 inspects without consuming; a cost beyond the
+// capacity, however large, is denied with Never and consumes nothing.
+func TestAllowN_edge_keys_and_costs(t *testing.T) {
+	_, s := newRedis(t)
+	for _, alg := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket, ratelimit.FixedWindow, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter} {
+		t.Run(alg.String(), func(t *testing.T) {
+			l, _ := newLimiter(t, s, ratelimit.Options{
+				Name:   "edges-" + alg.String(),
+				Limits: []ratelimit.Limit{ratelimit.PerHour(3).WithAlgorithm(alg)},
+			})
+			if _, err := l.AllowN(t.Context(), "", 1); !errors.Is(err, ratelimit.ErrInvalidKey) {
+				t.Errorf("empty key: err %v, want ErrInvalidKey", err)
+			}
+			if _, err := l.AllowN(t.Context(), "k", -1); !errors.Is(err, ratelimit.ErrInvalidCost) {
+				t.Errorf("cost -1: err %v, want ErrInvalidCost", err)
+			}
+			for _, n := range []int{0, 4, 1 << 40, math.MaxInt} {
+				res, err := l.AllowN(t.Context(), "k", n)
+				if err != nil {
+					t.Fatalf("cost %d: %v", n, err)
+				}
+				if n == 0 && (!res.Allowed || res.Remaining != 3) {
+					t.Fatalf("cost 0: %+v, want allowed with 3 remaining", res)
+				}
+				if n > 0 && (res.Allowed || res.RetryAfter != ratelimit.Never || res.Remaining != 3) {
+					t.Fatalf("cost %d: %+v, want denied with Never and 3 remaining", n, res)
+				}
+			}
+			for i := range 4 {
+				res, err := l.Allow(t.Context(), "k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Allowed != (i < 3) {
+					t.Fatalf("request %d after the edge cases: allowed=%v; they must not have consumed", i, res.Allowed)
 				}
 			}
 		})

@@ -99,7 +99,8 @@ type Options struct {
 	// when a new key would exceed the bound, arbitrary entries other than
 	// the request's own are evicted, so a flood of new clients during an
 	// outage can reset other clients' local counts (never the shared ones
-	// in Redis). Default: 100000.
+	// in Redis). An entry is a few numbers, except for SlidingWindowLog,
+	// whose entry holds up to Rate timestamps of 8 bytes. Default: 100000.
 	LocalMaxKeys int
 	// KeyClass labels what keys this limiter is keyed by ("ip", "user",
 	// "api-key"), for Decision. Default: "key".

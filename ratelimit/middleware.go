@@ -33,8 +33,10 @@ type MiddlewareOptions struct {
 	// peer address (set a ClientIP with your trusted proxies behind a load
 	// balancer, or every client shares the balancer's budget).
 	Key KeyFunc
-	// Cost returns how many units a request costs. Default: 1. A negative
-	// cost is an error (ErrorHandler).
+	// Cost returns how many units a request costs. Default: 1. A cost of 0
+	// admits the request without consuming anything (the headers still
+	// report the state); a cost beyond a policy's capacity is denied, with
+	// no Retry-After; a negative cost is an error (ErrorHandler).
 	Cost func(*http.Request) int
 	// Headers selects the rate-limit headers. Default: HeadersIETF.
 	Headers HeaderMode
