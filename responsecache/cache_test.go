@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -787,5 +788,42 @@ func TestVary_Accept_Encoding_never_serves_a_coding_the_client_did_not_accept(t 
 	send(h, "GET", "http://example.com/ae/same", "Accept-Encoding", "gzip, br")
 	if got := send(h, "GET", "http://example.com/ae/same", "Accept-Encoding", "br;q=1.0,GZIP"); !strings.Contains(got.Header().Get("Cache-Status"), "hit") {
 		t.Errorf("a respelling of the same Accept-Encoding missed: %q", got.Header().Get("Cache-Status"))
+	}
+}
+
+func TestVary_missing_and_empty_fields_are_distinct_variants_that_coexist(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "X-A, X-B")
+		_, hasA := r.Header["X-A"]
+		_, hasB := r.Header["X-B"]
+		io.WriteString(w, strconv.FormatBool(hasA)+","+strconv.FormatBool(hasB))
+	})
+	h := c.Handler(o)
+	req := func(kv ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://example.com/vary-empty", nil)
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header[kv[i]] = []string{kv[i+1]}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	req("X-B", "") // X-A missing, X-B empty
+	req("X-A", "") // X-A empty, X-B missing
+	if w := req("X-A", ""); w.Body.String() != "true,false" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("X-A empty: %q %q", w.Body.String(), w.Header().Get("Cache-Status"))
+	}
+	if w := req("X-B", ""); w.Body.String() != "false,true" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("X-B empty: %q %q (one variant replaced the other)", w.Body.String(), w.Header().Get("Cache-Status"))
+	}
+	if w := req(); w.Body.String() != "false,false" {
+		t.Fatalf("both missing got %q", w.Body.String())
+	}
+	if o.count() != 3 {
+		t.Fatalf("origin asked %d times, want 3", o.count())
 	}
 }

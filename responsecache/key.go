@@ -2,6 +2,7 @@ package responsecache
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -147,9 +148,12 @@ func (c *Cache) headKey(pk string) string {
 // variantKey is the key of one Vary variant, in the slot of the head key.
 func (c *Cache) variantKey(pk, nonce string, values []string) string {
 	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
 	for _, v := range values {
+		// Length-prefixed: with a separator, a missing field (absent) next
+		// to an empty one hashed like the empty one next to the missing.
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
 		h.Write([]byte(v))
-		h.Write([]byte{0})
 	}
 	sum := h.Sum(nil)
 	head := c.headKey(pk)
