@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -401,23 +402,44 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V, ttl time.Duration, 
 	if err != nil {
 		return err
 	}
-	if ttl, err = c.ttl(ttl); err != nil {
-		return err
+	_, err = c.put(ctx, "set", key, fk, v, ttl, tags, 0)
+	return err
+}
+
+// put writes v under fk for ttl (0: the default, with jitter) with tags.
+// With cas non-zero it writes only if fk is absent or still holds the
+// entry stamped cas (replace.lua), and reports whether it wrote.
+func (c *Cache[V]) put(ctx context.Context, op, key, fk string, v V, ttl time.Duration, tags []string, cas uint64) (bool, error) {
+	ttl, err := c.ttl(ttl)
+	if err != nil {
+		return false, err
 	}
 	stamps, err := c.tagVersions(ctx, tags)
 	if err != nil {
-		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "set", Key: key, Err: err})
-		return err
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
+		return false, err
 	}
 	b, _, expiry, err := c.encode(v, false, ttl, 0, stamps)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := c.s.Set(ctx, fk, b, ttl); err != nil {
-		c.emit(Event{Tier: TierRedis, Kind: Error, Op: "set", Key: key, Err: err})
-		return err
+	if cas == 0 {
+		err = c.s.Set(ctx, fk, b, ttl)
+	} else {
+		var st [8]byte
+		binary.BigEndian.PutUint64(st[:], cas)
+		var r any
+		if r, err = c.s.Eval(ctx, replaceScript, []string{fk}, string(st[:]), b, ttl.Milliseconds()); err == nil {
+			if n, _ := r.(int64); n != 1 {
+				return false, nil
+			}
+		}
 	}
-	return c.addMembers(ctx, key, fk, tags, expiry, ttl)
+	if err != nil {
+		c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
+		return false, err
+	}
+	return true, c.addMembers(ctx, key, fk, tags, expiry, ttl)
 }
 
 // Delete removes keys from the cache. Deleting a missing key is not an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,5 +220,65 @@ func TestWriteAround_invalidates_after_write(t *testing.T) {
 	}
 	if _, ok, _ := c.Get(ctx, "k"); ok {
 		t.Fatal("entry kept after a write that may have committed")
+	}
+}
+
+// TestWriteThrough_concurrent_writers_leave_no_older_value commits W1 to
+// the database, then lets W2 commit and set the cache, and only then lets
+// W1 set the cache: the database holds W2's value, so the cache must hold
+// W2's value or nothing, never W1's.
+func TestWriteThrough_concurrent_writers_leave_no_older_value(t *testing.T) {
+	_, s := newStore(t)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[string]{Codec: cache.String()})
+	var mu sync.Mutex
+	db := ""
+	commit := func(v string) {
+		mu.Lock()
+		db = v
+		mu.Unlock()
+	}
+	w1Committed, w2Done := make(chan struct{}), make(chan struct{})
+	w1 := make(chan error, 1)
+	go func() {
+		w1 <- c.WriteThrough(ctx, "k", "v1", func(_ context.Context, v string) error {
+			commit(v)
+			close(w1Committed)
+			<-w2Done // W1's cache update comes last
+			return nil
+		}, time.Minute)
+	}()
+	<-w1Committed
+	if err := c.WriteThrough(ctx, "k", "v2", func(_ context.Context, v string) error { commit(v); return nil }, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	close(w2Done)
+	if err := <-w1; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := c.Get(ctx, "k"); ok && v != db {
+		t.Fatalf("cache holds %q, database %q", v, db)
+	}
+	// The next read loads the database's value.
+	v, _ := c.GetOrLoad(ctx, "k", func(context.Context) (string, error) { return db, nil }, time.Minute)
+	if v != "v2" {
+		t.Fatalf("GetOrLoad = %q, want v2", v)
+	}
+}
+
+// TestWriteThrough_sequential_writers_cache_the_value: the compare-and-set
+// that guards against racing writers does not cost a miss when there is
+// no race.
+func TestWriteThrough_sequential_writers_cache_the_value(t *testing.T) {
+	_, s := newStore(t)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[string]{Codec: cache.String()})
+	for _, v := range []string{"a", "b", "c"} {
+		if err := c.WriteThrough(ctx, "k", v, func(context.Context, string) error { return nil }, time.Minute, "tag"); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, _ := c.Get(ctx, "k"); !ok || got != v {
+			t.Fatalf("Get = %q %v, want %q", got, ok, v)
+		}
 	}
 }
