@@ -300,6 +300,9 @@ func (m *Manager) Login(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("session: login: empty user ID")
 	}
+	if st := stateFrom(ctx); st != nil {
+		st.login = true // a new authentication may follow a revoked session
+	}
 	if err := m.RenewToken(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
@@ -313,7 +316,11 @@ func (m *Manager) Logout(ctx context.Context) error { return m.Destroy(ctx) }
 
 // Refresh renews the current session's token and resets its absolute
 // lifetime, keeping its data: the old token stops working at once. It is
-// scs's RenewToken; call it on any change of privilege.
+// scs's RenewToken; call it on any change of privilege. If the session was
+// revoked, destroyed or expired after this request loaded it, the renewed
+// session is not saved and the middleware clears the cookie
+// (ErrSessionGone), so an in-flight request cannot bring it back; Login,
+// a new authentication, is exempt.
 func (m *Manager) Refresh(ctx context.Context) error { return m.RenewToken(ctx) }
 
 // UserID returns the user of the current session, or "" if it has none.

@@ -145,6 +145,11 @@ func (m *Manager) dropExpired(ctx context.Context, token string) {
 // commit saves the session, applying the idle expiry, and returns its token
 // and the expiry written.
 func (m *Manager) commit(ctx context.Context, st *reqState) (string, time.Time, error) {
+	if st.gone && !st.login && m.SessionManager.Token(ctx) != "" {
+		// The session was revoked or destroyed elsewhere before this request
+		// renewed its token: saving it now would resurrect it.
+		return "", time.Time{}, ErrSessionGone
+	}
 	st.userID = m.GetString(ctx, m.userKey)
 	// A session is entered in its user's index once per token: when it was
 	// loaded with this user and the mark that it is indexed, the index entry
@@ -265,7 +270,7 @@ func (sv *saver) values(ctx context.Context) map[string]any {
 // afterResponse saves changes made after the header was sent, when the
 // client holds the token they belong to.
 func (sv *saver) afterResponse() {
-	if !sv.ran || sv.noSave || sv.gw.failed {
+	if !sv.ran || sv.noSave || sv.gw.failed || sv.st.gone && !sv.st.login {
 		return
 	}
 	m, ctx := sv.m, sv.r.Context()

@@ -17,6 +17,8 @@ type reqState struct {
 	found     bool      // the store returned data (a decode error is then bad data)
 	maxExpiry time.Time // idle expiry to apply at commit, zero for none
 	expiry    time.Time // expiry actually written by the last commit
+	login     bool      // Login ran: a renewal here is a new authentication
+	gone      bool      // the loaded session's key was already gone when this request renewed or destroyed it
 }
 
 type stateKey struct{}

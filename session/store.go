@@ -278,13 +278,20 @@ func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := rs.bound(ctx)
 	defer cancel()
 	id := rs.id(token)
-	if _, err := rs.s.Delete(ctx, rs.prefix+id); err != nil {
+	n, err := rs.s.Delete(ctx, rs.prefix+id)
+	if err != nil {
 		if errors.Is(err, store.ErrInvalidKey) {
 			return nil
 		}
 		return fmt.Errorf("session: delete: %w", err)
 	}
-	if st := stateFrom(ctx); st != nil && rs.index.Prefix != "" {
+	st := stateFrom(ctx)
+	if st != nil && n == 0 && st.existing == token {
+		// Revoked, destroyed or expired since this request loaded it: a
+		// renewal (RenewToken, Refresh) must not save it under a new token.
+		st.gone = true
+	}
+	if st != nil && rs.index.Prefix != "" {
 		if u := st.prevUser; u != "" {
 			return rs.indexRemove(ctx, u, id)
 		}
