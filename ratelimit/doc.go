@@ -29,7 +29,10 @@
 // It sets RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers,
 // Structured Field lists, one item per policy), optionally the legacy
 // X-RateLimit-* fields, and answers a denied request with 429, Retry-After
-// and an RFC 9457 problem+json body.
+// and an RFC 9457 problem+json body. A request for which the key function
+// finds no key (ByHeader without the header, ByUser for an anonymous user)
+// passes unlimited: stack a ByIP limiter or use FirstOf to cover it.
+// [Limiter.AllowN] refuses an empty key with ErrInvalidKey.
 //
 // Usage:
 //
