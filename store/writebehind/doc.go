@@ -36,16 +36,23 @@
 //     key costs one database write, of the last value.
 //   - Cache order: each Write checks, after setting the cache, that its
 //     value is still the key's newest pending one, and sets the newest if
-//     not, so concurrent writes leave the last one in the cache.
+//     not, so concurrent writes leave the last one in the cache. If a
+//     worker has already applied a newer write of the key (told by a
+//     one-minute marker "{wb:Name}:done:<key>"), the entry is deleted
+//     instead, so the next read loads the database.
 //   - Failures: Apply is retried with Options.Backoff; after
 //     Options.MaxAttempts (counted in Redis, so a poison entry that
 //     crashes workers is counted too) the write is copied to the
 //     dead-letter stream "{wb:Name}:dead" with its value, error and
 //     attempt count, and acknowledged.
 //   - Shutdown: Close stops new writes and lets the workers (or itself,
-//     if none runs) apply everything queued, then Run returns nil.
+//     if none runs) apply everything queued, then Run returns nil. Close
+//     returns at its context's end even if a Redis call hangs.
 //     Cancelling Run's context instead stops at once, as a crash would:
 //     nothing is lost, the unacknowledged entries are reclaimed later.
+//   - Redis restarted empty: a worker whose group vanished (NOGROUP)
+//     recreates it and carries on; what was queued before is lost with
+//     Redis's data.
 //
 // Ordering: one worker applies one key's writes in order. With several
 // workers, two writes to one key may be applied concurrently or out of
