@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -55,9 +56,20 @@ func RouteMethodPattern(r *http.Request) (method, pattern string) {
 // URLParam returns the value of the named path parameter ("id" in
 // "/users/{id}") from chi's route context or, failing that, from
 // http.ServeMux's r.PathValue. It returns "" if neither router set it.
+//
+// The value is percent-decoded with both routers, so that every spelling
+// of one resource gives one value: "/users/%41" and "/users/A" both give
+// "A". (chi routes on r.URL.RawPath when the request had one and then
+// reports the escaped segment; r.PathValue is always decoded.) Code that
+// keys locks, limits or caches by a parameter relies on this.
 func URLParam(r *http.Request, name string) string {
 	if rctx := chi.RouteContext(r.Context()); rctx != nil {
 		if v := rctx.URLParam(name); v != "" {
+			if r.URL != nil && r.URL.RawPath != "" && strings.IndexByte(v, '%') >= 0 {
+				if u, err := url.PathUnescape(v); err == nil {
+					return u
+				}
+			}
 			return v
 		}
 	}

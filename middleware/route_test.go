@@ -148,3 +148,32 @@ func TestURLParam_ServeMux_inside_chi(t *testing.T) {
 		t.Fatalf("URLParam = %q, want 5", got)
 	}
 }
+
+func TestURLParam_is_decoded_with_chi_and_ServeMux(t *testing.T) {
+	var got []string
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, middleware.URLParam(r, "id"))
+	})
+	r := chi.NewRouter()
+	r.Get("/c/{id}", record)
+	mux := http.NewServeMux()
+	mux.Handle("GET /m/{id}", record)
+	for _, tc := range []struct {
+		h    http.Handler
+		path string
+		want string
+	}{
+		{r, "/c/A", "A"},
+		{r, "/c/%41", "A"},     // RawPath kept: chi saw "%41"
+		{r, "/c/a%2Fb", "a/b"}, // RawPath kept: chi saw "a%2Fb"
+		{r, "/c/%2541", "%41"}, // no RawPath: chi saw the decoded "%41", not to be decoded again
+		{mux, "/m/%41", "A"},
+		{mux, "/m/a%2Fb", "a/b"},
+	} {
+		got = nil
+		tc.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: URLParam = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
