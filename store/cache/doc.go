@@ -36,6 +36,9 @@
 //   - No lost invalidations: fills write with SET NX (or compare-and-set
 //     on the stamp of the entry they replace), so a fill racing a write or
 //     an Invalidate does not put an old value back.
+//   - Racing writers: WriteThrough sets the cache by compare-and-set on its
+//     own tombstone, so two WriteThroughs of one key whose database
+//     commits and cache updates cross leave a miss, never the older value.
 //
 // Invalidation: by TTL (every entry has one), by key (Delete, or
 // Invalidate, which leaves a tombstone that defeats racing fills), by tag
@@ -47,7 +50,9 @@
 // Codecs: JSON (default), String and Bytes (stored as they are), and Binary
 // for types implementing encoding.BinaryMarshaler (compact: no field names).
 // Values larger than Options.CompressAbove are DEFLATE-compressed; a flag
-// in the entry's first byte tells readers.
+// in the entry's first byte tells readers. An entry that cannot be read
+// (corrupt, another codec, a codec that panics on it) is a miss reported
+// to the Hook, and GetOrLoad replaces it.
 //
 // Failure policy, when Redis is down or slow (errors wrap
 // store.ErrUnavailable):
