@@ -37,7 +37,9 @@
 //
 // Close a Cache when done: it holds a subscription, and hits read a coarse
 // clock (one goroutine per process, ticking every millisecond while any
-// Cache is open) instead of calling time.Now.
+// Cache is open) instead of calling time.Now, except for an entry within a
+// second of its expiry, where the real clock is read, so that a ticker
+// delayed by a loaded machine cannot serve it late.
 //
 // Failure policy: with Redis down, local hits are still served (until
 // LocalTTL or the reconnect flush); misses behave as cache.Cache's
