@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,9 @@ const maxKeyPart = 512
 func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (string, error)) (string, error) {
 	_, pattern := middleware.RouteMethodPattern(r)
 	if pattern == "" {
-		pattern = r.URL.EscapedPath() // not routed: the path is the resource
+		// Not routed: the path is the resource, decoded and cleaned so
+		// that "/jobs/%78" and "/jobs/./x" are the lock of "/jobs/x".
+		pattern = path.Clean("/" + r.URL.Path)
 	}
 	var b strings.Builder
 	b.WriteString(r.Method)
@@ -233,8 +236,12 @@ func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (str
 	}
 	key := b.String()
 	if len(key) > maxKeyPart {
+		// Bounded whatever the client sent (the method too): a key Redis
+		// refused would be a store error, and so under FailOpen a way to
+		// run unlocked. No unhashed key has this form, as every pattern
+		// and path contains a '/'.
 		h := sha256.Sum256([]byte(key))
-		key = r.Method + " " + hex.EncodeToString(h[:])
+		key = "sha256 " + hex.EncodeToString(h[:])
 	}
 	return key, nil
 }

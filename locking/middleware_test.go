@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,4 +330,65 @@ func TestDefaultErrorHandler_Retry_After_is_at_least_one_second(t *testing.T) {
 			t.Errorf("ttl %v: code %d", tc.ttl, w.Code)
 		}
 	}
+}
+
+// wantRefused serves r on h while another request holds the lock and
+// checks that it is refused with 409 rather than let into the handler.
+func wantRefused(t *testing.T, h http.Handler, b *blocker, r *http.Request) {
+	t.Helper()
+	res := serve(h, r)
+	select {
+	case <-b.entered:
+		close(b.release) // let both requests finish
+		<-res
+		t.Fatalf("%.20s %s entered the handler while the lock was held", r.Method, r.URL)
+	case w := <-res:
+		if w.Code != http.StatusConflict {
+			t.Fatalf("%.20s %s: status = %d, want 409", r.Method, r.URL, w.Code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%.20s %s: no answer", r.Method, r.URL)
+	}
+}
+
+func TestRouteLock_chi_escaped_spelling_of_a_param_is_the_same_lock(t *testing.T) {
+	_, s := server(t)
+	b := newBlocker()
+	rl := &locking.RouteLock{Locker: locking.New(s), TTL: 5 * time.Second, Params: []string{"id"}}
+	r := chi.NewRouter()
+	r.With(rl.Handler).Post("/items/{id}", b.ServeHTTP)
+	first := serve(r, httptest.NewRequest("POST", "/items/A1", nil))
+	<-b.entered
+	// chi routes on the escaped path when there is one: "%41" must not be
+	// a second lock on item A1.
+	wantRefused(t, r, b, httptest.NewRequest("POST", "/items/%411", nil))
+	close(b.release)
+	<-first
+}
+
+func TestRouteLock_unrouted_path_spellings_are_the_same_lock(t *testing.T) {
+	_, s := server(t)
+	b := newBlocker()
+	h := (&locking.RouteLock{Locker: locking.New(s), TTL: 5 * time.Second}).Handler(b)
+	first := serve(h, httptest.NewRequest("POST", "/jobs/x", nil))
+	<-b.entered
+	wantRefused(t, h, b, httptest.NewRequest("POST", "/jobs/%78", nil))
+	wantRefused(t, h, b, httptest.NewRequest("POST", "/jobs/./x", nil))
+	close(b.release)
+	<-first
+}
+
+func TestRouteLock_long_method_still_locks(t *testing.T) {
+	_, s := server(t)
+	b := newBlocker()
+	// FailOpen: a key Redis refused would let the request run unlocked.
+	rl := &locking.RouteLock{Locker: locking.New(s), TTL: 5 * time.Second, FailurePolicy: locking.FailOpen}
+	mux := http.NewServeMux()
+	mux.Handle("/jobs/{name}", rl.Handler(b)) // every method
+	method := strings.Repeat("X", 5000)
+	first := serve(mux, httptest.NewRequest(method, "/jobs/a", nil))
+	<-b.entered
+	wantRefused(t, mux, b, httptest.NewRequest(method, "/jobs/a", nil))
+	close(b.release)
+	<-first
 }
