@@ -174,13 +174,19 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 }
 
 // Extend resets the lock's TTL to ttl, if it is still held. It returns
-// ErrLockNotHeld if the lock was lost; the lock's Context is then
-// cancelled. A lock cannot be revived once lost.
+// ErrLockNotHeld if the lock was lost, released, or its validity elapsed
+// (its Context is then cancelled). A lock cannot be revived once lost.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	if ttl < time.Millisecond {
 		return fmt.Errorf("locking: %w: ttl %v is shorter than 1ms", store.ErrInvalidTTL, ttl)
 	}
-	if l.isReleased() {
+	l.mu.Lock()
+	gone := l.released || l.lost != nil
+	l.mu.Unlock()
+	if gone {
+		// Its Context is cancelled for good: even if the key is still in
+		// Redis (the validity allows for drift), the holder was told to
+		// stop, so extending it would only keep others out.
 		return ErrLockNotHeld
 	}
 	begin := time.Now()

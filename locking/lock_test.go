@@ -3,6 +3,7 @@ package locking_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -411,5 +412,39 @@ func TestLock_Context_keeps_values_but_not_cancellation_of_Obtain_context(t *tes
 	}
 	if !errors.Is(context.Cause(l.Context()), locking.ErrLockNotHeld) {
 		t.Fatalf("cause after Release = %v", context.Cause(l.Context()))
+	}
+}
+
+func TestLock_Extend_after_the_validity_elapsed_is_ErrLockNotHeld(t *testing.T) {
+	_, s := server(t)
+	// A large drift allowance: the validity ends long before Redis expires
+	// the key, so the key is still there when Extend is called.
+	lk, err := locking.NewWithOptions(s, locking.Options{DriftFactor: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lk.Obtain(t.Context(), "job", 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("lock context not cancelled after the validity")
+	}
+	if err := l.Extend(t.Context(), 5*time.Second); !errors.Is(err, locking.ErrLockNotHeld) {
+		t.Fatalf("Extend of a lost lock = %v, want ErrLockNotHeld (its context stays cancelled)", err)
+	}
+}
+
+func TestNewWithOptions_rejects_a_DriftFactor_of_one_or_more(t *testing.T) {
+	_, s := server(t)
+	for _, f := range []float64{1, 1.5, math.NaN(), math.Inf(1)} {
+		if _, err := locking.NewWithOptions(s, locking.Options{DriftFactor: f}); err == nil {
+			t.Errorf("DriftFactor %v: no error (every Obtain would fail)", f)
+		}
+		if _, err := locking.NewRedlock([]store.Store{s}, locking.Options{DriftFactor: f}); err == nil {
+			t.Errorf("Redlock DriftFactor %v: no error", f)
+		}
 	}
 }

@@ -54,7 +54,8 @@ type Options struct {
 
 	// DriftFactor is the share of the TTL subtracted from the validity to
 	// allow for clock drift between client and servers; 2ms are subtracted
-	// as well. Default: 0.01, as in the Redlock description.
+	// as well. It must be below 1. Default (zero or negative): 0.01, as in
+	// the Redlock description.
 	DriftFactor float64
 }
 
@@ -83,6 +84,9 @@ func NewWithOptions(s store.Store, opts Options) (*Locker, error) {
 	if s == nil {
 		return nil, errors.New("locking: nil store")
 	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	return newLocker([]store.Store{s}, opts), nil
 }
 
@@ -104,7 +108,18 @@ func NewRedlock(stores []store.Store, opts Options) (*Locker, error) {
 			return nil, fmt.Errorf("locking: Redlock store %d is nil", i)
 		}
 	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	return newLocker(append([]store.Store(nil), stores...), opts), nil
+}
+
+// check rejects options that would make every Obtain fail.
+func (o Options) check() error {
+	if !(o.DriftFactor < 1) { // also NaN
+		return fmt.Errorf("locking: DriftFactor %v leaves no validity; it must be below 1", o.DriftFactor)
+	}
+	return nil
 }
 
 func newLocker(nodes []store.Store, opts Options) *Locker {
