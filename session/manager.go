@@ -321,7 +321,13 @@ func (m *Manager) Logout(ctx context.Context) error { return m.Destroy(ctx) }
 // session is not saved and the middleware clears the cookie
 // (ErrSessionGone), so an in-flight request cannot bring it back; Login,
 // a new authentication, is exempt.
-func (m *Manager) Refresh(ctx context.Context) error { return m.RenewToken(ctx) }
+func (m *Manager) Refresh(ctx context.Context) error {
+	if st := stateFrom(ctx); st != nil {
+		st.renewing = true
+		defer func() { st.renewing = false }()
+	}
+	return m.RenewToken(ctx)
+}
 
 // UserID returns the user of the current session, or "" if it has none.
 func (m *Manager) UserID(ctx context.Context) string { return m.GetString(ctx, m.userKey) }
@@ -360,6 +366,9 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 	var gone []string
 	for i, e := range entries {
 		b := vals[i]
+		if isTombstone(b) {
+			continue // being renewed by a request in flight: not a session of its own
+		}
 		if b == nil {
 			gone = append(gone, e.member)
 			continue
@@ -430,9 +439,13 @@ func (m *Manager) RevokeOthers(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	renewed := ""
+	if st := stateFrom(ctx); st != nil {
+		renewed = st.renewedFrom // this very session, being renewed by Refresh
+	}
 	var ids []string
 	for _, e := range entries {
-		if e.member != cur {
+		if e.member != cur && e.member != renewed {
 			ids = append(ids, e.member)
 		}
 	}

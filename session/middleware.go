@@ -252,6 +252,9 @@ func (sv *saver) beforeHeader(int) {
 		sv.snapDL = m.Deadline(ctx)
 		sv.snapVals = sv.values(ctx)
 	case scs.Destroyed:
+		if st.renewedFrom != "" { // Refresh then Destroy: drop the tombstone
+			_ = m.store.finishRenewal(ctx, st)
+		}
 		m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
 		sv.clientToken = ""
 		sv.wroteCookie = true

@@ -141,3 +141,51 @@ func (c crossSlotStore) Eval(ctx context.Context, sc *store.Script, keys []strin
 	}
 	return c.Store.Eval(ctx, sc, keys, args...)
 }
+func TestRefresh_then_RevokeAll_in_flight_cannot_resurrect_the_session(t *testing.T) {
+	_, c, s := newRedis(t)
+	m, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
+	assertNotResurrected(t, c, m, h, res)
+}
+
+func TestRefresh_then_RevokeAll_in_flight_cannot_resurrect_the_session_on_cluster_path(t *testing.T) {
+	_, c, s := newRedis(t)
+	// crossSlot forces the two-call save that Redis Cluster uses.
+	m, h, _, res := refreshAfter(t, crossSlotStore{s}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
+	assertNotResurrected(t, c, m, h, res)
+}
+
+func TestRefresh_old_token_is_dead_while_the_renewing_request_runs(t *testing.T) {
+	_, _, s := newRedis(t)
+	var oldWorked string
+	_, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") },
+		func(_ *session.Manager, h http.Handler, tok string) { oldWorked = whoami(t, h, tok) }, false)
+	if oldWorked != "" {
+		t.Fatalf("old token still logged in as %q while the refresh ran", oldWorked)
+	}
+	ck := sessionCookie(res)
+	if ck == nil || ck.Value == "" || whoami(t, h, ck.Value) != "alice" {
+		t.Fatalf("cookie %v: want a live renewed session", ck)
+	}
+}
+
+func TestSessions_listing_during_an_in_flight_Refresh_does_not_end_it(t *testing.T) {
+	_, _, s := newRedis(t)
+	var listed []session.SessionInfo
+	m, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") },
+		func(m *session.Manager, _ http.Handler, _ string) {
+			var err error
+			if listed, err = m.Sessions(t.Context(), "alice"); err != nil {
+				t.Errorf("Sessions: %v", err)
+			}
+		}, false)
+	if len(listed) != 0 {
+		t.Fatalf("Sessions listed %+v: the renewing session is listed once saved, under its new token", listed)
+	}
+	ck := sessionCookie(res)
+	if ck == nil || ck.Value == "" || whoami(t, h, ck.Value) != "alice" {
+		t.Fatalf("cookie %v: a listing from another request ended the renewal", ck)
+	}
+	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 1 {
+		t.Fatalf("Sessions = %+v, %v; want the renewed session", list, err)
+	}
+}

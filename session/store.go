@@ -26,9 +26,20 @@ var (
 	//go:embed commit.lua
 	commitLua string
 
+	//go:embed renew.lua
+	renewLua string
+
 	setScript    = store.NewScript(setLua)
 	commitScript = store.NewScript(commitLua)
+	renewScript  = store.NewScript(renewLua)
 )
+
+// tombstone is what a session key holds while Refresh renews its token
+// (see renew.lua). No codec output starts with a NUL and this text; loads
+// treat it as no session.
+var tombstone = []byte("\x00rediware:session renewed")
+
+func isTombstone(b []byte) bool { return string(b) == string(tombstone) }
 
 // StoreOptions configures a RedisStore. The zero value means all defaults,
 // which give the key layout and value bytes of scs/redisstore.
@@ -143,6 +154,9 @@ func (rs *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 		}
 		return nil, false, fmt.Errorf("session: find: %w", err)
 	}
+	if found && isTombstone(b) {
+		return nil, false, nil // its token was renewed: the old token is dead
+	}
 	if found {
 		if st := stateFrom(ctx); st != nil {
 			st.found = true
@@ -168,6 +182,11 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		return errors.New("session: commit: empty token")
 	}
 	st := stateFrom(ctx)
+	if st != nil && st.renewedFrom != "" {
+		if err := rs.finishRenewal(ctx, st); err != nil {
+			return err
+		}
+	}
 	deadline := expiry.UnixMilli() // scs passes the absolute deadline: the index score
 	if st != nil && !st.maxExpiry.IsZero() && st.maxExpiry.Before(expiry) {
 		expiry = st.maxExpiry
@@ -278,6 +297,10 @@ func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := rs.bound(ctx)
 	defer cancel()
 	id := rs.id(token)
+	st := stateFrom(ctx)
+	if st != nil && st.renewing && !st.login && st.existing == token && st.renewedFrom == "" {
+		return rs.markRenewed(ctx, st, id)
+	}
 	n, err := rs.s.Delete(ctx, rs.prefix+id)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalidKey) {
@@ -285,7 +308,6 @@ func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 		}
 		return fmt.Errorf("session: delete: %w", err)
 	}
-	st := stateFrom(ctx)
 	if st != nil && n == 0 && st.existing == token {
 		// Revoked, destroyed or expired since this request loaded it: a
 		// renewal (RenewToken, Refresh) must not save it under a new token.
@@ -295,6 +317,50 @@ func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 		if u := st.prevUser; u != "" {
 			return rs.indexRemove(ctx, u, id)
 		}
+	}
+	return nil
+}
+
+// markRenewed replaces the loaded session's data by the tombstone as
+// Refresh renews its token, keeping the key and its index entry until the
+// renewed session is saved (finishRenewal). A key already gone means the
+// session was revoked or destroyed meanwhile: it must not be renewed.
+func (rs *RedisStore) markRenewed(ctx context.Context, st *reqState, id string) error {
+	v, err := rs.s.Eval(ctx, renewScript, []string{rs.prefix + id}, tombstone)
+	if err != nil {
+		return fmt.Errorf("session: renew: %w", err)
+	}
+	if n, _ := store.Int64(v); n == 0 {
+		st.gone = true
+		if st.prevUser != "" && rs.index.Prefix != "" {
+			return rs.indexRemove(ctx, st.prevUser, id)
+		}
+		return nil
+	}
+	st.renewedFrom = id
+	return nil
+}
+
+// finishRenewal deletes the tombstone of the session that Refresh renewed,
+// just before the renewed session is saved. If it is gone, a revocation
+// (RevokeAll, Revoke) deleted it while the request ran: ErrSessionGone, and
+// the renewed session is never written.
+func (rs *RedisStore) finishRenewal(ctx context.Context, st *reqState) error {
+	id := st.renewedFrom
+	st.renewedFrom = ""
+	bctx, cancel := rs.bound(ctx)
+	defer cancel()
+	n, err := rs.s.Delete(bctx, rs.prefix+id)
+	if err != nil {
+		st.renewedFrom = id // the save fails; the tombstone stays
+		return fmt.Errorf("session: commit: %w", err)
+	}
+	if st.prevUser != "" && rs.index.Prefix != "" {
+		_ = rs.indexRemove(bctx, st.prevUser, id)
+	}
+	if n == 0 {
+		st.gone = true
+		return ErrSessionGone
 	}
 	return nil
 }
@@ -317,7 +383,7 @@ func (rs *RedisStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 			return err
 		}
 		for i, k := range keys {
-			if vals[i] != nil {
+			if vals[i] != nil && !isTombstone(vals[i]) {
 				out[k[len(rs.prefix):]] = vals[i]
 			}
 		}
