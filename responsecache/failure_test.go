@@ -1,8 +1,12 @@
 package responsecache_test
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,4 +37,42 @@ func TestFailure_paused_redis_passes_to_origin_after_the_store_timeout(t *testin
 		t.Fatalf("got %d %q while Redis is paused", w.Code, w.Body.String())
 	}
 	t.Logf("answered in %v", took)
+}
+
+func TestSecurity_absolute_form_request_target_cannot_poison_the_Host_entry(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	srv := httptest.NewServer(c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, `<a href="http://`+r.Host+`/">`)
+	})))
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	do := func(raw string) string {
+		t.Helper()
+		if _, err := io.WriteString(conn, raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	// The attacker's absolute-form target names another host than Host.
+	if got := do("GET http://evil.example/x HTTP/1.1\r\nHost: shop.example\r\n\r\n"); !strings.Contains(got, "evil") {
+		t.Fatalf("the origin did not see the attacker's host (%q): the test proves nothing", got)
+	}
+	for _, host := range []string{"shop.example", "SHOP.example", "shop.example:80"} {
+		if got := do("GET /x HTTP/1.1\r\nHost: " + host + "\r\n\r\n"); strings.Contains(got, "evil") {
+			t.Fatalf("Host %s was served the attacker's entry: %q", host, got)
+		}
+	}
 }
