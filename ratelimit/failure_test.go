@@ -89,7 +89,7 @@ func TestFailurePolicy_kill_and_restart_under_load(t *testing.T) {
 			time.Sleep(400 * time.Millisecond)
 			srv.Restart()
 			restarted.Store(true)
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(15 * time.Second)
 			for !redisAfterRestart.Load() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}

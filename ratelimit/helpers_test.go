@@ -45,7 +45,12 @@ func newRedis(t *testing.T) (*redistest.Server, *goredis.Store) {
 
 func newStore(t *testing.T, addr string) *goredis.Store {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: time.Second})
+	// No retries, so that a killed server shows at once; timeouts as
+	// go-redis's defaults, so that a loaded -race machine does not turn a
+	// slow reply into a fallback decision; context deadlines honoured (as
+	// goredis.Open sets it), so that Options.Timeout bounds a call.
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1,
+		DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return goredis.New(c)
 }

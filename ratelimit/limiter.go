@@ -90,9 +90,12 @@ type Options struct {
 	// store.Breaker of its own with store's defaults (5 failures, 1s
 	// cooldown). Limiters may share one.
 	Breaker *store.Breaker
-	// Timeout bounds each call to Redis. Default: 0, no timeout beyond the
-	// caller's context and the client's own read and write timeouts (a
-	// timeout costs two allocations per decision).
+	// Timeout bounds each call to Redis, through the call's context: the
+	// client must honour context deadlines (go-redis only does with
+	// ContextTimeoutEnabled, which goredis.Open sets; otherwise a call to
+	// a hung server waits for the client's ReadTimeout). Default: 0, no
+	// timeout beyond the caller's context and the client's own read and
+	// write timeouts (a timeout costs two allocations per decision).
 	Timeout time.Duration
 	// LocalMaxKeys bounds the number of keys (one per client and policy)
 	// the fallback limiter tracks. Expired entries are swept now and then;
