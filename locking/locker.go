@@ -39,10 +39,12 @@ type Options struct {
 	// "lock".
 	Prefix string
 
-	// NodeTimeout bounds each node's answer in a Redlock attempt, so that
-	// a slow node does not eat the lock's validity. Default: a tenth of
-	// the lock's TTL, between 10ms and 1s. Single-store Lockers use the
-	// caller's context only.
+	// NodeTimeout bounds each node's answer to a Redlock acquire, release
+	// or TTL call, so that a slow node does not eat the lock's validity.
+	// An extension waits for each node until the lock's current validity
+	// ends, if that is longer: a late extension is still good. Default: a
+	// tenth of the lock's TTL, between 10ms and 1s. Single-store Lockers
+	// use the caller's context only.
 	NodeTimeout time.Duration
 
 	// FenceTTL is how long a lock key's fencing counter lives after it was
@@ -160,7 +162,8 @@ type ObtainOptions struct {
 
 	// Watchdog extends the lock every TTL/3 until it is released, until
 	// MaxHold, or until an extension finds the lock lost; the Lock's
-	// Context is cancelled as soon as the lock is lost. Default: off.
+	// Context is cancelled as soon as the lock is lost. Each extension may
+	// take until the current validity ends. Default: off.
 	Watchdog bool
 
 	// MaxHold caps how long the watchdog keeps a lock alive, measured from

@@ -69,8 +69,12 @@ type RouteLock struct {
 	TTL time.Duration
 
 	// Params are the URL parameters that are part of the key ("id" in
-	// "/invoices/{id}"), read with middleware.URLParam. Default: none (one
-	// lock per method and route).
+	// "/invoices/{id}"), read with middleware.URLParam, which decodes
+	// them, so "/invoices/%41" and "/invoices/A" share one lock. Default:
+	// none (one lock per method and route). A request that was not routed
+	// (no pattern) is keyed by its decoded, cleaned path instead. Keys
+	// longer than 512 bytes are replaced by their SHA-256, so a client
+	// cannot make an unbounded key.
 	Params []string
 
 	// KeyFunc, if set, returns one more part of the key, such as the
@@ -200,7 +204,9 @@ func (m *RouteLock) Handler(next http.Handler) http.Handler {
 // maxKeyPart is the length past which a route key is replaced by its hash.
 const maxKeyPart = 512
 
-// routeKey builds "METHOD pattern?p1=v1&p2=v2#part".
+// routeKey builds "METHOD pattern?p1=v1&p2=v2#part", with the values
+// query-escaped so that no value can imitate a separator, or
+// "sha256 <hex>" of that when it is longer than maxKeyPart.
 func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (string, error)) (string, error) {
 	_, pattern := middleware.RouteMethodPattern(r)
 	if pattern == "" {
