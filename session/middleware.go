@@ -41,10 +41,7 @@ func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Cookie")
 
-		token := ""
-		if c, err := r.Cookie(m.Cookie.Name); err == nil && validToken(c.Value) {
-			token = c.Value
-		}
+		token := m.cookieToken(r)
 		st := &reqState{}
 		base := context.WithValue(r.Context(), stateKey{}, st)
 
@@ -332,6 +329,20 @@ func (g *gateWriter) ReadFrom(src io.Reader) (int64, error) {
 type writeOnly struct{ io.Writer }
 
 func (g *gateWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// cookieToken returns the first well-formed session token among the
+// request's cookies of the session cookie's name, or "". Taking the first
+// well-formed one, not merely the first, means a junk cookie of the same
+// name set for a more specific path (say, tossed from a sibling subdomain)
+// cannot log the user out. Malformed values never reach Redis.
+func (m *Manager) cookieToken(r *http.Request) string {
+	for _, c := range r.CookiesNamed(m.Cookie.Name) {
+		if validToken(c.Value) {
+			return c.Value
+		}
+	}
+	return ""
+}
 
 // markPrivate adds "private" to h's Cache-Control unless it already holds
 // private or no-store, so that no shared cache stores the response (RFC
