@@ -63,12 +63,12 @@ func New(s store.Store, opts Options) *Cache {
 	default:
 		c.retention = opts.StaleRetention
 	}
-	c.tagHeaders = opts.TagHeaders
-	if c.tagHeaders == nil {
-		c.tagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
-	}
-	for i, h := range c.tagHeaders {
-		c.tagHeaders[i] = http.CanonicalHeaderKey(h)
+	c.tagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
+	if opts.TagHeaders != nil {
+		c.tagHeaders = make([]string, len(opts.TagHeaders)) // never the caller's array
+		for i, h := range opts.TagHeaders {
+			c.tagHeaders[i] = http.CanonicalHeaderKey(h)
+		}
 	}
 	c.targets = []string{"Cdn-Cache-Control", "Surrogate-Control"}
 	if opts.TargetedFields != nil {
@@ -122,7 +122,8 @@ func (c *Cache) Route(rt Route) func(http.Handler) http.Handler {
 		pol.maxTTL = rt.MaxTTL
 	}
 	r := rt
-	for i, h := range r.KeyHeaders {
+	r.KeyHeaders = make([]string, len(rt.KeyHeaders)) // never the caller's array
+	for i, h := range rt.KeyHeaders {
 		r.KeyHeaders[i] = http.CanonicalHeaderKey(h)
 	}
 	pol.route = &r

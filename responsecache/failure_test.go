@@ -76,3 +76,14 @@ func TestSecurity_absolute_form_request_target_cannot_poison_the_Host_entry(t *t
 		}
 	}
 }
+
+func TestNew_and_Route_do_not_write_into_the_callers_slices(t *testing.T) {
+	s, _ := miniStore(t)
+	tags := []string{"surrogate-key"}
+	c := responsecache.New(s, responsecache.Options{TagHeaders: tags})
+	hdrs := []string{"x-tenant"}
+	c.Route(responsecache.Route{KeyHeaders: hdrs})
+	if tags[0] != "surrogate-key" || hdrs[0] != "x-tenant" {
+		t.Fatalf("caller's slices rewritten: %q %q", tags, hdrs)
+	}
+}
