@@ -165,12 +165,14 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 		}
 		return 0, ErrLockNotHeld
 	}
-	mu.Lock() // stragglers may still be appending
-	ttls = slices.Clone(ttls)
+	// Stragglers may still be appending to ttls (the variable, which they
+	// share): copy it under the lock into a variable of our own.
+	mu.Lock()
+	got := slices.Clone(ttls)
 	mu.Unlock()
-	slices.Sort(ttls)
-	slices.Reverse(ttls)
-	return ttls[min(l.lk.quorum, len(ttls))-1], nil
+	slices.Sort(got)
+	slices.Reverse(got)
+	return got[min(l.lk.quorum, len(got))-1], nil
 }
 
 // Extend resets the lock's TTL to ttl, if it is still held. It returns
