@@ -84,3 +84,49 @@ func TestLoadAndSave_Lock_wait_times_out_with_503(t *testing.T) {
 		t.Fatalf("waited %v for a 100ms LockWait", d)
 	}
 }
+
+func TestLoadAndSave_Lock_is_released_when_the_handler_panics(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{Lock: true, LockWait: 200 * time.Millisecond})
+	inner := app(m)
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic(http.ErrAbortHandler)
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	tok := newSession(t, h, "x")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("handler did not panic")
+			}
+		}()
+		do(t, h, "GET", "/panic", tok)
+	}()
+	if keys := c.Keys(t.Context(), "scs:lock:*").Val(); len(keys) != 0 {
+		t.Fatalf("lock left behind by a panicking handler: %v", keys)
+	}
+	if got := get(t, h, tok); got != "x" {
+		t.Fatalf("next request of the session: %q", got)
+	}
+}
+
+func TestLoadAndSave_Lock_release_leaves_a_lock_taken_over_by_another_request(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.NewManager(s, session.Config{Lock: true})
+	inner := app(m)
+	var tok string
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/expire" {
+			// This request's lock expired (LockTTL) and another took it.
+			c.Set(r.Context(), "scs:lock:"+tok, "another request", time.Minute)
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	tok = newSession(t, h, "x")
+	do(t, h, "GET", "/expire", tok)
+	if v := c.Get(t.Context(), "scs:lock:"+tok).Val(); v != "another request" {
+		t.Fatalf("lock value %q: release freed a lock it no longer owned", v)
+	}
+}

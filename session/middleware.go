@@ -39,6 +39,15 @@ import (
 // (logged instead).
 func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stateFrom(r.Context()) != nil {
+			// Already inside LoadAndSave (the middleware applied twice, as
+			// with a router and a sub-router): the outer one loads, locks
+			// and saves. A second pass would wait for its own lock and save
+			// the session twice, the second time without the guard that
+			// keeps a revoked session from coming back.
+			next.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Add("Vary", "Cookie")
 
 		token := m.cookieToken(r)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/rediware/rediware/session"
 )
@@ -46,5 +47,40 @@ func TestLoadAndSave_InsecureCookie_drops_Secure(t *testing.T) {
 	c := sessionCookie(do(t, h, "GET", "/put?v=x", ""))
 	if c == nil || c.Secure || !c.HttpOnly {
 		t.Fatalf("cookie %+v: want HttpOnly without Secure", c)
+	}
+}
+
+func TestLoadAndSave_applied_twice_does_not_wait_for_its_own_lock(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.NewManager(s, session.Config{Lock: true, LockWait: 200 * time.Millisecond})
+	h := m.LoadAndSave(app(m)) // app wraps with LoadAndSave too
+	tok := newSession(t, h, "x")
+	if res := do(t, h, "GET", "/put?v=y", tok); res.StatusCode != 200 {
+		t.Fatalf("status %d: the inner middleware waited for the outer one's lock", res.StatusCode)
+	}
+	if got := get(t, h, tok); got != "y" {
+		t.Fatalf("get %q", got)
+	}
+}
+
+func TestLoadAndSave_applied_twice_loads_and_saves_once(t *testing.T) {
+	_, c, s := newRedis(t)
+	m := session.New(s)
+	h := m.LoadAndSave(app(m)) // app wraps with LoadAndSave too
+	tok := login(t, h, "alice")
+	c.ConfigResetStat(t.Context())
+	if res := do(t, h, "GET", "/put?v=x", tok); res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	calls := commandCalls(t, c)
+	delete(calls, "config|resetstat")
+	if calls["get"] != 1 || calls["set"] != 1 || len(calls) != 2 {
+		t.Fatalf("ran %v; want one load and one save", calls)
+	}
+	if n, err := m.RevokeAll(t.Context(), "alice"); n != 1 || err != nil {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if whoami(t, h, tok) != "" {
+		t.Fatal("revoked session works")
 	}
 }
