@@ -274,10 +274,15 @@ func (l *Lock) isReleased() bool {
 	return l.released
 }
 
-// quorumErr returns an error when store failures, rather than answers,
-// kept the quorum from being reached.
+// quorumErr is called when fewer than a quorum of stores reported the lock
+// held. It returns nil when the lock is known to be lost: so many stores
+// answered "not held" that no quorum can hold it, whatever the stores that
+// failed to answer would have said. Otherwise (the failed stores could
+// have made up the quorum) it returns an error wrapping theirs: the lock
+// may still be held.
 func (l *Lock) quorumErr(op string, ok int, errs []error) error {
-	if len(errs) == 0 || len(l.lk.nodes)-len(errs) >= l.lk.quorum {
+	n := len(l.lk.nodes)
+	if notHeld := n - ok - len(errs); len(errs) == 0 || notHeld > n-l.lk.quorum {
 		return nil
 	}
 	if len(errs) == 1 {

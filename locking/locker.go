@@ -413,8 +413,10 @@ func (lk *Locker) releaseAll(l *Lock) {
 // errors. With several nodes, fn runs in parallel, each call bounded by
 // timeout on a context that ctx's cancellation does not cut short (so that
 // a release or extension is not left half done); each returns as soon as
-// the outcome is decided (a quorum reported true, or can no longer), unless
-// all is set, or when ctx is done.
+// the outcome is decided (a quorum reported true, or so many reported
+// false that no quorum can), unless all is set, or when ctx is done. A
+// failed node does not decide the outcome: the caller must tell "lost"
+// (enough false answers) from "unknown" (failures), see Lock.quorumErr.
 func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {
 	if len(lk.nodes) == 1 {
 		ok, err := fn(ctx, 0, lk.nodes[0])
@@ -442,10 +444,10 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 			answered()
 		}()
 	}
-	var won int
+	var won, lost int
 	var errs []error
 	for answered := 0; answered < n; answered++ {
-		if !all && (won >= lk.quorum || won+n-answered < lk.quorum) {
+		if !all && (won >= lk.quorum || lost > n-lk.quorum) {
 			break
 		}
 		select {
@@ -454,6 +456,8 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 				errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
 			} else if r.ok {
 				won++
+			} else {
+				lost++
 			}
 		case <-ctx.Done():
 			// Count every node not heard from as failed, so that the caller

@@ -236,3 +236,58 @@ func TestRedlock_TTL_with_one_node_down(t *testing.T) {
 		t.Fatalf("Release with two nodes down = %v, want store.ErrUnavailable", err)
 	}
 }
+
+func TestRedlock_Extend_with_one_node_reset_and_one_hung_is_not_a_loss(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", 10*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node 0 lost its data (a restart without persistence), node 1 hangs,
+	// node 2 still holds the lock: nodes 1 and 2 may well still be a
+	// quorum, so the lock is not known to be lost.
+	if _, err := newStore(t, srvs[0].Addr()).Delete(ctx, "{lock:job}:owner"); err != nil {
+		t.Fatal(err)
+	}
+	srvs[1].Pause()
+	defer srvs[1].Resume()
+	ectx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err = l.Extend(ectx, 10*time.Second)
+	if errors.Is(err, locking.ErrLockNotHeld) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Extend = %v, want store.ErrUnavailable, not ErrLockNotHeld", err)
+	}
+	if l.Context().Err() != nil {
+		t.Fatalf("lock context cancelled: %v", context.Cause(l.Context()))
+	}
+	srvs[1].Resume()
+	if err := l.Extend(ctx, 10*time.Second); err != nil { // nodes 1 and 2
+		t.Fatalf("Extend once node 1 answers = %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedlock_Extend_on_two_reset_nodes_is_a_loss(t *testing.T) {
+	srvs, lk := redlock(t, 3)
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", 10*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1} {
+		if _, err := newStore(t, srvs[i].Addr()).Delete(ctx, "{lock:job}:owner"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srvs[2].Pause() // its answer cannot change the outcome
+	defer srvs[2].Resume()
+	if err := l.Extend(ctx, 10*time.Second); !errors.Is(err, locking.ErrLockNotHeld) {
+		t.Fatalf("Extend = %v, want ErrLockNotHeld", err)
+	}
+	if !errors.Is(context.Cause(l.Context()), locking.ErrLockNotHeld) {
+		t.Fatalf("lock context cause = %v", context.Cause(l.Context()))
+	}
+}
