@@ -298,3 +298,38 @@ func TestAllowN_edge_keys_and_costs(t *testing.T) {
 		})
 	}
 }
+
+// A denied request always has a positive RetryAfter, even when the wait is
+// a fraction of the script's microsecond resolution: a token bucket
+// refilling 9.999999 tokens per µs is 2e-6 tokens short of 20 after 2 µs.
+func TestAlgorithms_denial_never_has_a_zero_retry_after(t *testing.T) {
+	lim := ratelimit.Per(9_999_999, time.Second).WithAlgorithm(ratelimit.TokenBucket).WithBurst(20)
+	for _, src := range []ratelimit.Source{ratelimit.SourceRedis, ratelimit.SourceLocal} {
+		t.Run(src.String(), func(t *testing.T) {
+			var s store.Store
+			if src == ratelimit.SourceRedis {
+				_, s = newRedis(t)
+			} else {
+				s = deadStore(t)
+			}
+			l, c := newLimiter(t, s, ratelimit.Options{
+				Limits:  []ratelimit.Limit{lim},
+				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
+			})
+			if res, err := l.AllowN(t.Context(), "k", 20); err != nil || !res.Allowed || res.Source != src {
+				t.Fatalf("first: %+v %v", res, err)
+			}
+			c.set(base.Add(2 * time.Microsecond))
+			res, err := l.AllowN(t.Context(), "k", 20)
+			if err != nil || res.Source != src {
+				t.Fatalf("second: %+v %v", res, err)
+			}
+			if res.Allowed {
+				t.Fatalf("second: admitted %+v, want denied (2e-6 tokens short)", res)
+			}
+			if res.RetryAfter <= 0 {
+				t.Fatalf("denied with RetryAfter %v, want at least 1µs", res.RetryAfter)
+			}
+		})
+	}
+}

@@ -13,7 +13,7 @@
 --   remaining  whole units left: after consuming if the request is allowed,
 --              before (nothing consumed) if it is denied
 --   retry_us   0 if it fits, -1 if it never can (n exceeds the capacity),
---              else microseconds until it would fit (rounded up)
+--              else microseconds until it would fit (rounded up, at least 1)
 --   reset_us   microseconds until the policy is back to its full quota
 --
 -- Nothing is written unless every policy admits the request. Every key
@@ -218,7 +218,8 @@ end
 for i = 1, np do
   local o = 4 * i - 2
   if out[o + 1] < 0 then out[o + 1] = 0 end
-  if out[o + 2] > 0 then out[o + 2] = ceil(out[o + 2] - EPS) end
+  -- a wait below the EPS tolerance still rounds up to 1 µs, never to 0
+  if out[o + 2] > 0 then out[o + 2] = math.max(ceil(out[o + 2] - EPS), 1) end
   if out[o + 3] > 0 then out[o + 3] = ceil(out[o + 3] - EPS) else out[o + 3] = 0 end
 end
 return out

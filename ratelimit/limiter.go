@@ -421,7 +421,8 @@ func policyResult(lim Limit, fits bool, remaining, retryUS, resetUS int64) Polic
 	case retryUS < 0:
 		p.RetryAfter = Never
 	case !fits:
-		p.RetryAfter = time.Duration(retryUS) * time.Microsecond
+		// at least 1µs: a denied request never has a zero wait
+		p.RetryAfter = time.Duration(max(retryUS, 1)) * time.Microsecond
 	}
 	p.ResetAfter = time.Duration(max(resetUS, 0)) * time.Microsecond
 	return p
