@@ -850,7 +850,7 @@ func (h *handler) sameOriginKey(r *http.Request, ref string) (string, bool) {
 	host := requestHost(r, h.c.opts.TrustForwarded)
 	base := &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	u, err := base.Parse(ref)
-	if err != nil || u.Scheme != scheme || strings.ToLower(u.Host) != host {
+	if err != nil || u.Scheme != scheme || asciiLower(u.Host) != host {
 		return "", false
 	}
 	t := &http.Request{URL: u, Host: host, TLS: r.TLS, Header: r.Header}

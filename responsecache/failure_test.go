@@ -87,3 +87,21 @@ func TestNew_and_Route_do_not_write_into_the_callers_slices(t *testing.T) {
 		t.Fatalf("caller's slices rewritten: %q %q", tags, hdrs)
 	}
 }
+
+func TestSecurity_non_ASCII_Host_is_not_folded_onto_an_ASCII_host(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, r.Host)
+	}))
+	// U+212A KELVIN SIGN lowercases to an ASCII "k" with strings.ToLower.
+	// net/http's servers reject such a Host, but the middleware may sit
+	// behind other front ends.
+	r := httptest.NewRequest("GET", "http://key.example/", nil)
+	r.Host = "\u212Aey.example"
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got := send(h, "GET", "http://key.example/").Body.String(); got != "key.example" {
+		t.Fatalf("key.example was served %q", got)
+	}
+}

@@ -40,7 +40,25 @@ func requestHost(r *http.Request, trust bool) string {
 	if h == "" && r.URL != nil {
 		h = r.URL.Host
 	}
-	return strings.ToLower(h)
+	return asciiLower(h)
+}
+
+// asciiLower lowercases ASCII letters only: strings.ToLower would fold
+// some non-ASCII letters (U+212A KELVIN SIGN) onto ASCII ones, letting one
+// Host share the entries of another.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // primaryKey is the method-neutral cache key: scheme, host, path and query,

@@ -57,7 +57,7 @@ func (c *Cache) PurgePrefix(ctx context.Context, prefix string) error {
 	}
 	scheme, rest, _ := strings.Cut(prefix, "://")
 	host, path, _ := strings.Cut(rest, "/")
-	p := scheme + "://" + strings.ToLower(host)
+	p := scheme + "://" + asciiLower(host)
 	if path != "" || strings.Contains(rest, "/") {
 		p += "/" + path
 	}
