@@ -20,9 +20,12 @@
 //	-purge-token TOKEN   enables POST /.well-known/purge?tag=... with "Authorization: Bearer TOKEN"
 //	-pprof HOST:PORT     serves net/http/pprof there (default off)
 //
-// The proxy forwards request headers as a reverse proxy does (dropping the
-// hop-by-hop ones and adding X-Forwarded-For) and caches nothing of its
-// own beyond what responsecache does.
+// The proxy forwards request headers as a reverse proxy does: it drops the
+// hop-by-hop ones, replaces any X-Forwarded-For, -Host and -Proto the
+// client sent with its own, and sends the upstream's host as Host. It
+// caches nothing of its own beyond what responsecache does, whose key uses
+// the client's Host (other forwarded fields a client sends put its request
+// under a key of its own).
 package main
 
 import (

@@ -445,3 +445,54 @@ func TestProxy_default_Set_Cookie_policy_strips_the_cookie_from_the_stored_copy(
 		t.Fatalf("another client was handed the stored cookie: %q", sc)
 	}
 }
+
+func TestProxy_replaces_client_forwarded_fields_and_keys_the_rest(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "prefix="+r.Header.Get("X-Forwarded-Prefix"))
+	}))
+	t.Cleanup(up.Close)
+	cfg, err := parseFlags([]string{"-upstream", up.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, closeFn, err := newProxy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	px := httptest.NewServer(h)
+	t.Cleanup(px.Close)
+	get := func(kv ...string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", px.URL+"/fwd", nil)
+		for i := 0; i+1 < len(kv); i += 2 {
+			req.Header.Set(kv[i], kv[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	get("X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https", "X-Forwarded-Prefix", "/evil")
+	mu.Lock()
+	first := seen[0]
+	mu.Unlock()
+	if got := first.Get("X-Forwarded-Host"); got != strings.TrimPrefix(px.URL, "http://") {
+		t.Errorf("origin saw X-Forwarded-Host %q, want the proxy's own", got)
+	}
+	if got := first.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("origin saw X-Forwarded-Proto %q, want http", got)
+	}
+	if got := get(); got != "prefix=" {
+		t.Fatalf("a later client was served the attacker's entry: %q", got)
+	}
+}
