@@ -2,6 +2,7 @@ package querycache_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,5 +93,68 @@ func TestCache_over_tiered_drops_local_results_everywhere(t *testing.T) {
 	}
 	if v, _ := qb.Do(ctx, q, func(context.Context) (string, error) { return "new", nil }); v != "new" {
 		t.Fatalf("B = %q", v)
+	}
+}
+
+// TestCache_dependency_index_keys_all_expire checks that the dependency
+// index cannot grow without bound: after results, negative results and
+// invalidations, every key in Redis has a TTL; the member set of a
+// dependency lives as long as its longest-lived result, and a dependency's
+// version outlives every result stamped with it.
+func TestCache_dependency_index_keys_all_expire(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	s := newStore(t, srv)
+	qc := querycache.New[string](cache.New(s, cache.Options[string]{
+		Codec: cache.String(), Prefix: "qi:", Jitter: -1, NegativeTTL: time.Minute, TagVersionTTL: time.Hour,
+	}))
+	run := func(context.Context) (string, error) { return "r", nil }
+	short := querycache.Query{SQL: "short", Deps: []string{"user:1", "table:t"}, TTL: time.Minute}
+	long := querycache.Query{SQL: "long", Deps: []string{"table:t"}, TTL: 3 * time.Hour}
+	missing := querycache.Query{SQL: "missing", Deps: []string{"user:2"}, TTL: time.Minute}
+	_, _ = qc.Do(ctx, short, run)
+	_, _ = qc.Do(ctx, long, run)
+	if _, err := qc.Do(ctx, missing, func(context.Context) (string, error) { return "", cache.ErrNotFound }); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("missing = %v", err)
+	}
+	ttl := func(k string) time.Duration {
+		t.Helper()
+		d, err := s.Client().PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := ttl("{qi:~tag:table:t}:m"); d < 2*time.Hour || d > 3*time.Hour {
+		t.Fatalf("member set of table:t expires in %v, want its longest result's 3h", d)
+	}
+	// A version outlives the results its dependency still indexes...
+	if _, err := qc.Invalidate(ctx, "table:t", "user:1"); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl("{qi:~tag:table:t}:v"); d < 2*time.Hour {
+		t.Fatalf("version of table:t expires in %v, before the 3h result it indexed", d)
+	}
+	if d := ttl("{qi:~tag:user:1}:v"); d <= 0 || d > time.Hour {
+		t.Fatalf("version of user:1 expires in %v, want TagVersionTTL (1h)", d)
+	}
+	// ...and is stretched by a result written later that lives longer.
+	longer := querycache.Query{SQL: "longer", Deps: []string{"user:1"}, TTL: 3 * time.Hour}
+	_, _ = qc.Do(ctx, longer, run)
+	if d := ttl("{qi:~tag:user:1}:v"); d < 2*time.Hour {
+		t.Fatalf("version of user:1 expires in %v, before the 3h result stamped with it", d)
+	}
+	_, _ = qc.Do(ctx, long, run)
+	keys, err := s.Client().Keys(ctx, "*").Result() // test only: a tiny keyspace
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("no keys")
+	}
+	for _, k := range keys {
+		if d := ttl(k); d <= 0 {
+			t.Errorf("%q has no TTL (%v)", k, d)
+		}
 	}
 }
