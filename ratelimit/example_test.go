@@ -17,12 +17,15 @@ import (
 )
 
 // exampleStore returns a store over an in-memory miniredis, so that the
-// examples run anywhere; use a real Redis in production.
+// examples run anywhere; use a real Redis in production. Its clock (what
+// TIME returns to the script) is frozen, so that the printed times do not
+// depend on how long the example takes to run.
 func exampleStore() (*goredis.Store, func()) {
 	mr, err := miniredis.Run()
 	if err != nil {
 		panic(err)
 	}
+	mr.SetTime(time.Unix(1_700_000_000, 0))
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	return goredis.New(c), func() { _ = c.Close(); mr.Close() }
 }
