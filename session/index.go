@@ -24,11 +24,14 @@ var (
 	indexListLua string
 	//go:embed index_take.lua
 	indexTakeLua string
+	//go:embed index_has.lua
+	indexHasLua string
 
 	indexAddScript  = store.NewScript(indexAddLua)
 	indexRemScript  = store.NewScript(indexRemLua)
 	indexListScript = store.NewScript(indexListLua)
 	indexTakeScript = store.NewScript(indexTakeLua)
+	indexHasScript  = store.NewScript(indexHasLua)
 )
 
 // SessionInfo describes one active session of a user, as listed by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -187,5 +188,56 @@ func TestSessions_listing_during_an_in_flight_Refresh_does_not_end_it(t *testing
 	}
 	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 1 {
 		t.Fatalf("Sessions = %+v, %v; want the renewed session", list, err)
+	}
+}
+
+// revokeBetweenCalls is crossSlotStore that runs hook once, just after the
+// first index update of a two-call save (before the session's SET).
+type revokeBetweenCalls struct {
+	crossSlotStore
+	hook func()
+}
+
+func (r *revokeBetweenCalls) Eval(ctx context.Context, sc *store.Script, keys []string, args ...any) (any, error) {
+	v, err := r.crossSlotStore.Eval(ctx, sc, keys, args...)
+	if len(keys) == 1 && strings.HasPrefix(keys[0], "{scs:user:") && len(args) >= 3 && r.hook != nil {
+		h := r.hook
+		r.hook = nil
+		h()
+	}
+	return v, err
+}
+
+func TestRevokeAll_between_the_two_calls_of_a_cluster_save_leaves_no_session_outside_the_index(t *testing.T) {
+	for _, step := range []string{"login", "refresh"} {
+		t.Run(step, func(t *testing.T) {
+			_, c, s := newRedis(t)
+			rs := &revokeBetweenCalls{crossSlotStore: crossSlotStore{s}}
+			m := session.New(rs)
+			h := app(m)
+			tok := login(t, h, "alice")
+			rs.hook = func() {
+				if _, err := m.RevokeAll(context.Background(), "alice"); err != nil {
+					t.Errorf("RevokeAll: %v", err)
+				}
+			}
+			target := "/login?u=alice"
+			if step == "refresh" {
+				target = "/refresh"
+			}
+			res := do(t, h, "GET", target, tok)
+			if rs.hook != nil {
+				t.Fatal("the save did not go through the two-call path")
+			}
+			// Whatever the outcome, every live session of alice must be in
+			// her index, so that "log out everywhere" reaches it.
+			if _, err := m.RevokeAll(t.Context(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			if keys := c.Keys(t.Context(), "scs:session:*").Val(); len(keys) != 0 {
+				t.Fatalf("session alive outside alice's index after RevokeAll: %v", keys)
+			}
+			_ = res
+		})
 	}
 }

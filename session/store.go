@@ -250,6 +250,22 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		}
 		return ErrSessionGone
 	}
+	if indexed {
+		// A RevokeAll between the index update and the SET took the entry
+		// and deleted a key that did not exist yet: the session just written
+		// would live outside the index, out of reach of "log out
+		// everywhere". Check, and take it back.
+		has, err := rs.s.Eval(ctx, indexHasScript, []string{rs.indexKey(st.userID)}, id)
+		if err != nil {
+			return fmt.Errorf("session: commit: index: %w", err)
+		}
+		if n, _ := store.Int64(has); n == 0 {
+			if _, err := rs.s.Delete(ctx, key); err != nil {
+				return fmt.Errorf("session: commit: %w", err)
+			}
+			return ErrSessionGone
+		}
+	}
 	rs.leftUser(ctx, st, existing, id)
 	return nil
 }
