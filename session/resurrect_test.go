@@ -16,9 +16,9 @@ import (
 // refreshAfter serves /slow: it loads the session, waits for between() to
 // run elsewhere, then calls Refresh and changes the session. It returns the
 // in-flight response and whether Refresh failed.
-func refreshAfter(t *testing.T, s store.Store, tok func(h http.Handler) string, between func(m *session.Manager, h http.Handler, tok string), beforeRefresh bool) (*session.Manager, http.Handler, string, *http.Response) {
+func refreshAfter(t *testing.T, s store.Store, cfg session.Config, tok func(h http.Handler) string, between func(m *session.Manager, h http.Handler, tok string), beforeRefresh bool) (*session.Manager, http.Handler, string, *http.Response) {
 	t.Helper()
-	m := session.New(s)
+	m := session.NewManager(s, cfg)
 	loaded, resume := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
@@ -81,13 +81,13 @@ func assertNotResurrected(t *testing.T, c *redis.Client, m *session.Manager, h h
 
 func TestRevokeAll_then_Refresh_in_flight_cannot_resurrect_the_session(t *testing.T) {
 	_, c, s := newRedis(t)
-	m, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), true)
+	m, h, _, res := refreshAfter(t, s, session.Config{}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), true)
 	assertNotResurrected(t, c, m, h, res)
 }
 
 func TestLogout_elsewhere_then_Refresh_in_flight_cannot_resurrect_the_session(t *testing.T) {
 	_, c, s := newRedis(t)
-	_, h, tok, res := refreshAfter(t, s, func(h http.Handler) string { return newSession(t, h, "x") },
+	_, h, tok, res := refreshAfter(t, s, session.Config{}, func(h http.Handler) string { return newSession(t, h, "x") },
 		func(_ *session.Manager, h http.Handler, tok string) { do(t, h, "GET", "/logout", tok) }, true)
 	if ck := sessionCookie(res); ck == nil || ck.Value != "" {
 		t.Fatalf("cookie %v: want it cleared", ck)
@@ -144,21 +144,21 @@ func (c crossSlotStore) Eval(ctx context.Context, sc *store.Script, keys []strin
 }
 func TestRefresh_then_RevokeAll_in_flight_cannot_resurrect_the_session(t *testing.T) {
 	_, c, s := newRedis(t)
-	m, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
+	m, h, _, res := refreshAfter(t, s, session.Config{}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
 	assertNotResurrected(t, c, m, h, res)
 }
 
 func TestRefresh_then_RevokeAll_in_flight_cannot_resurrect_the_session_on_cluster_path(t *testing.T) {
 	_, c, s := newRedis(t)
 	// crossSlot forces the two-call save that Redis Cluster uses.
-	m, h, _, res := refreshAfter(t, crossSlotStore{s}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
+	m, h, _, res := refreshAfter(t, crossSlotStore{s}, session.Config{}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
 	assertNotResurrected(t, c, m, h, res)
 }
 
 func TestRefresh_old_token_is_dead_while_the_renewing_request_runs(t *testing.T) {
 	_, _, s := newRedis(t)
 	var oldWorked string
-	_, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") },
+	_, h, _, res := refreshAfter(t, s, session.Config{}, func(h http.Handler) string { return login(t, h, "alice") },
 		func(_ *session.Manager, h http.Handler, tok string) { oldWorked = whoami(t, h, tok) }, false)
 	if oldWorked != "" {
 		t.Fatalf("old token still logged in as %q while the refresh ran", oldWorked)
@@ -172,7 +172,7 @@ func TestRefresh_old_token_is_dead_while_the_renewing_request_runs(t *testing.T)
 func TestSessions_listing_during_an_in_flight_Refresh_does_not_end_it(t *testing.T) {
 	_, _, s := newRedis(t)
 	var listed []session.SessionInfo
-	m, h, _, res := refreshAfter(t, s, func(h http.Handler) string { return login(t, h, "alice") },
+	m, h, _, res := refreshAfter(t, s, session.Config{}, func(h http.Handler) string { return login(t, h, "alice") },
 		func(m *session.Manager, _ http.Handler, _ string) {
 			var err error
 			if listed, err = m.Sessions(t.Context(), "alice"); err != nil {
@@ -239,5 +239,27 @@ func TestRevokeAll_between_the_two_calls_of_a_cluster_save_leaves_no_session_out
 			}
 			_ = res
 		})
+	}
+}
+
+func TestRefresh_then_RevokeAll_in_flight_cannot_resurrect_the_session_with_HashTokens(t *testing.T) {
+	_, c, s := newRedis(t)
+	m, h, _, res := refreshAfter(t, s, session.Config{HashTokens: true}, func(h http.Handler) string { return login(t, h, "alice") }, revokeAlice(t), false)
+	assertNotResurrected(t, c, m, h, res)
+}
+
+func TestRefresh_with_HashTokens_keeps_the_session_under_the_new_hash(t *testing.T) {
+	_, c, s := newRedis(t)
+	m, h, old, res := refreshAfter(t, s, session.Config{HashTokens: true}, func(h http.Handler) string { return login(t, h, "alice") },
+		func(*session.Manager, http.Handler, string) {}, false)
+	ck := sessionCookie(res)
+	if ck == nil || ck.Value == "" || whoami(t, h, ck.Value) != "alice" || whoami(t, h, old) != "" {
+		t.Fatalf("cookie %v: want the renewed token alive and the old one dead", ck)
+	}
+	if keys := c.Keys(t.Context(), "scs:session:*").Val(); len(keys) != 1 || keys[0] != m.Store().Key(ck.Value) || strings.Contains(keys[0], ck.Value) {
+		t.Fatalf("keys %v, want only the hash of the new token", keys)
+	}
+	if list, err := m.Sessions(t.Context(), "alice"); err != nil || len(list) != 1 {
+		t.Fatalf("Sessions = %+v, %v", list, err)
 	}
 }
