@@ -175,3 +175,19 @@ func TestCoalescing_Vary_mismatched_response_is_not_handed_to_waiters(t *testing
 		t.Fatalf("origin asked %d times, want 3 or 4", n)
 	}
 }
+
+func TestCoalescing_no_cache_response_is_not_handed_to_waiters(t *testing.T) {
+	c := newMiniCache(t, Options{})
+	var calls atomic.Int32
+	release := make(chan struct{})
+	h := c.Handler(perRequestOrigin(&calls, release, "Cache-Control", "no-cache, max-age=600"))
+	recs := coalesce(t, c, h, release, 5, "http://example.com/nc", whoHeader)
+	if calls.Load() != 5 {
+		t.Fatalf("origin asked %d times, want 5 (no-cache must be validated for each)", calls.Load())
+	}
+	for i, w := range recs {
+		if want := "for " + string(rune('a'+i)) + " #"; !strings.HasPrefix(w.Body.String(), want) {
+			t.Errorf("request %d got %q, want its own response", i, w.Body.String())
+		}
+	}
+}
