@@ -89,7 +89,9 @@ type Config struct {
 	UserKey string
 
 	// IndexPrefix names the per-user session indexes, sorted sets at
-	// "{IndexPrefix:userID}". Default: "scs:user".
+	// "{IndexPrefix:userID}", or "{IndexPrefix:{hex(SHA-256(userID))}" for a
+	// user ID that contains '{' or '}' or is longer than 256 bytes, so that
+	// distinct IDs never share an index. Default: "scs:user".
 	IndexPrefix string
 
 	// Lock serialises concurrent requests of one session, from load to
@@ -291,9 +293,10 @@ func (m *Manager) defaultErrorFunc(w http.ResponseWriter, r *http.Request, err e
 }
 
 // Login starts an authenticated session for userID in one call: it renews
-// the session token (the old one stops working at once, which defeats
-// session fixation), resets the absolute lifetime and records userID under
-// Config.UserKey. The per-user index is updated when the session is saved.
+// the session token (the old one is deleted at once, which defeats session
+// fixation), resets the absolute lifetime and records userID under
+// Config.UserKey. As a new authentication, it may follow a session revoked
+// while the request ran. The per-user index is updated when the session is saved.
 // Call it after checking the user's credentials and before writing the
 // response.
 func (m *Manager) Login(ctx context.Context, userID string) error {

@@ -27,7 +27,13 @@ import (
 // (unless TouchInterval has passed, see Config.IdleTimeout).
 //
 // A missing, malformed, oversized, tampered, unknown, expired or destroyed
-// token gives a fresh empty session. If Redis is unavailable the error
+// token gives a fresh empty session. With several cookies of the session's
+// name, the first well-formed one is used.
+//
+// Every response gets Vary: Cookie; one that sets or clears the cookie, or
+// answers a request carrying a session, also gets Cache-Control: private
+// (unless it already says private or no-store), so that no shared cache
+// stores it. LoadAndSave inside LoadAndSave passes through. If Redis is unavailable the error
 // function answers (503 by default), or with ContinueWithoutSession the
 // request goes on with an empty session that is never saved. If the save
 // before the header fails, the error function's response replaces the

@@ -140,7 +140,9 @@ func (rs *RedisStore) Find(token string) ([]byte, bool, error) {
 }
 
 // FindCtx implements scs.CtxStore: one GET. A missing, expired or
-// malformed token (empty, or too long for a key) is (nil, false, nil).
+// malformed token (empty, or too long for a key) is (nil, false, nil), and
+// so is the token of a session whose token Manager.Refresh is renewing
+// (its key holds a tombstone until the renewed session is saved).
 func (rs *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	if token == "" {
 		return nil, false, nil
@@ -305,7 +307,10 @@ func (rs *RedisStore) Delete(token string) error {
 
 // DeleteCtx implements scs.CtxStore. Deleting a missing or malformed token
 // is a no-op. Inside Manager's middleware the session also leaves its
-// user's index.
+// user's index, except while Manager.Refresh renews it: then its data is
+// replaced by a tombstone (the old token is dead at once) and the key and
+// index entry stay until the renewed session is saved, so that a
+// revocation meanwhile is seen by that save.
 func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	if token == "" {
 		return nil
