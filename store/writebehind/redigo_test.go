@@ -59,3 +59,52 @@ func TestQueue_on_redigo_backend(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// On the redigo backend too, a worker recreates its group after Redis
+// restarted without its data.
+func TestQueue_on_redigo_backend_recreates_group_after_restart(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	pool, err := redigo.NewPool(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	s := redigo.New(pool)
+	d := newDB()
+	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Block: 50 * time.Millisecond})
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = q.Run(runCtx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	if _, err := q.Write(ctx, "before", 1); err != nil {
+		t.Fatal(err)
+	}
+	for { // the group exists and the worker reads it
+		if rows, _ := d.snapshot(); rows["before"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("write before the restart never applied")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Restart()
+	for {
+		if _, err := q.Write(ctx, "after", 2); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("Write after restart: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		if rows, _ := d.snapshot(); rows["after"] == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("write after the restart never applied")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
