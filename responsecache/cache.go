@@ -514,6 +514,15 @@ func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr loo
 	if leader {
 		var shared *entry
 		defer func() { c.flights.finish(pk, f, shared) }()
+		if c.flights.finishedSince(pk, lr.at) {
+			// Another fetch for the key ended between this request's
+			// lookup and now: what it stored is likely usable.
+			if again, err := c.lookup(r.Context(), r, pk); err == nil && again.ent != nil && h.usableFor(r, again.ent, auth) {
+				shared = again.ent
+				c.serveStored(w, r, again.ent, again.ent.currentAge(time.Now()), "fwd="+reason+"; collapsed")
+				return
+			}
+		}
 		if c.opts.CrossInstanceLock {
 			if e := h.waitForOtherInstance(r, pk); e != nil {
 				shared = e

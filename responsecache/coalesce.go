@@ -18,7 +18,16 @@ type flight struct {
 type flightGroup struct {
 	mu sync.Mutex
 	m  map[string]*flight
+	// done holds when the last flight of each key finished, for about a
+	// second: a request that looked the key up before then and only joins
+	// afterwards reads the cache again instead of leading a new fetch.
+	done map[string]time.Time
 }
+
+// maxRecentFlights bounds done; past it, entries older than a second are
+// swept, and if that is not enough the map is cleared (it only saves
+// origin requests, it is never needed for correctness).
+const maxRecentFlights = 4096
 
 // join returns the flight for key, and whether the caller leads it.
 func (g *flightGroup) join(key string) (*flight, bool) {
@@ -34,11 +43,34 @@ func (g *flightGroup) join(key string) (*flight, bool) {
 }
 
 func (g *flightGroup) finish(key string, f *flight, e *entry) {
+	now := time.Now()
 	g.mu.Lock()
 	delete(g.m, key)
+	if g.done == nil {
+		g.done = make(map[string]time.Time)
+	}
+	if len(g.done) >= maxRecentFlights {
+		for k, t := range g.done {
+			if now.Sub(t) > time.Second {
+				delete(g.done, k)
+			}
+		}
+		if len(g.done) >= maxRecentFlights {
+			clear(g.done)
+		}
+	}
+	g.done[key] = now
 	g.mu.Unlock()
 	f.ent = e
 	close(f.done)
+}
+
+// finishedSince reports whether a flight for key finished at or after t.
+func (g *flightGroup) finishedSince(key string, t time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d, ok := g.done[key]
+	return ok && !d.Before(t)
 }
 
 // waitForOtherInstance takes the cross-instance fill lock for pk. If

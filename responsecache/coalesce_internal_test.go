@@ -191,3 +191,29 @@ func TestCoalescing_no_cache_response_is_not_handed_to_waiters(t *testing.T) {
 		}
 	}
 }
+
+// A miss that looked the key up before another request's fetch finished,
+// but joins only afterwards, uses what that fetch stored instead of asking
+// the origin again.
+func TestCoalescing_miss_that_joins_after_the_fill_reads_the_cache_again(t *testing.T) {
+	c := newMiniCache(t, Options{})
+	var calls atomic.Int32
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "filled")
+	})).(*handler)
+	const target = "http://example.com/late"
+	late := httptest.NewRequest("GET", target, nil)
+	pk := h.pkOf(late)
+	lr, err := c.lookup(late.Context(), late, pk) // the late request's lookup: a miss
+	if err != nil || lr.ent != nil {
+		t.Fatalf("lookup: %v %v", lr.ent, err)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil)) // the fill
+	w := httptest.NewRecorder()
+	h.miss(w, late, pk, lr, false, "uri-miss")
+	if calls.Load() != 1 || w.Body.String() != "filled" || !strings.Contains(w.Header().Get("Cache-Status"), "collapsed") {
+		t.Fatalf("origin asked %d times; late request got %q (%s)", calls.Load(), w.Body.String(), w.Header().Get("Cache-Status"))
+	}
+}

@@ -49,13 +49,14 @@ type lookupResult struct {
 	ix       *varyIndex // the URL's Vary index, when it has one
 	values   []string   // the request's selecting header values, under ix
 	varyMiss bool       // the URL is cached, but not this variant
+	at       time.Time  // when the lookup started
 }
 
 // lookup finds the stored response for r under the primary key pk. A
 // corrupt record is deleted and reported as a miss.
 func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupResult, error) {
 	head := c.headKey(pk)
-	res := lookupResult{key: head}
+	res := lookupResult{key: head, at: time.Now()}
 	rec, err := c.record(ctx, head)
 	if err != nil || rec == nil {
 		return res, err
