@@ -146,6 +146,9 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 	ttls := make([]time.Duration, 0, len(l.lk.nodes))
 	var mu sync.Mutex
 	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+		if err := l.waitAcquired(ctx, i); err != nil {
+			return false, err
+		}
 		v, err := s.Eval(ctx, pttlScript, []string{l.owner}, l.value)
 		if err != nil {
 			return false, err
@@ -201,6 +204,9 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	// because Redis or the machine is loaded.
 	timeout := max(l.lk.nodeTimeout(l.ttl), time.Until(l.ValidUntil()))
 	held, errs := l.lk.each(ctx, timeout, false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+		if err := l.waitAcquired(ctx, i); err != nil {
+			return false, err
+		}
 		v, err := s.Eval(ctx, extendScript, []string{l.owner}, l.value, ms)
 		return err == nil && v == int64(1), err
 	})
@@ -248,13 +254,9 @@ func (l *Lock) Release(ctx context.Context) error {
 	// store, so an immediate Obtain elsewhere is not refused by a release
 	// still in flight.
 	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), true, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		if l.acquired != nil {
-			// A straggling acquire must not land after this node's release.
-			select {
-			case <-l.acquired[i]:
-			case <-ctx.Done():
-				return false, fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
-			}
+		// A straggling acquire must not land after this node's release.
+		if err := l.waitAcquired(ctx, i); err != nil {
+			return false, err
 		}
 		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
 		return err == nil && v == int64(1), err
@@ -266,6 +268,23 @@ func (l *Lock) Release(ctx context.Context) error {
 		return ErrLockNotHeld
 	}
 	return nil
+}
+
+// waitAcquired waits until node i has answered the acquire (Redlock only:
+// Obtain returns with a quorum while other nodes' acquires may still be
+// on their way). Without it, a TTL or Extend call could overtake the
+// acquire and find the lock "not held" on a node that is about to hold
+// it, and a release could land before the acquire it should undo.
+func (l *Lock) waitAcquired(ctx context.Context, i int) error {
+	if l.acquired == nil {
+		return nil
+	}
+	select {
+	case <-l.acquired[i]:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+	}
 }
 
 func (l *Lock) isReleased() bool {

@@ -291,3 +291,36 @@ func TestRedlock_Extend_on_two_reset_nodes_is_a_loss(t *testing.T) {
 		t.Fatalf("lock context cause = %v", context.Cause(l.Context()))
 	}
 }
+
+func TestRedlock_TTL_and_Extend_wait_for_a_straggling_acquire(t *testing.T) {
+	srvs := redistest.StartN(t, 3)
+	slow := make([]*slowStore, len(srvs))
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		slow[i] = &slowStore{Store: newStore(t, srv.Addr())}
+		stores[i] = slow[i]
+	}
+	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	// Node 2's acquire is still on its way when Obtain returns with the
+	// quorum of nodes 0 and 1.
+	slow[2].delay.Store(int64(300 * time.Millisecond))
+	l, err := lk.Obtain(ctx, "job", 10*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow[2].delay.Store(0) // later calls to node 2 overtake the acquire
+	srvs[0].Kill()
+	if ttl, err := l.TTL(ctx); err != nil || ttl <= 0 {
+		t.Fatalf("TTL = %v, %v: node 2's answer came before its acquire landed", ttl, err)
+	}
+	if err := l.Extend(ctx, 10*time.Second); err != nil {
+		t.Fatalf("Extend = %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
