@@ -67,7 +67,9 @@ func TestObtain_held_lock_is_ErrNotObtained_with_holder_TTL(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotObtained", err)
 	}
 	var ne *locking.NotObtainedError
-	if !errors.As(err, &ne) || ne.HolderTTL < 4*time.Second || ne.HolderTTL > 5*time.Second || ne.Attempts != 1 {
+	// The holder's TTL as seen: at most the 5s, less the time since (a
+	// loaded machine may take a while).
+	if !errors.As(err, &ne) || ne.HolderTTL < 2*time.Second || ne.HolderTTL > 5*time.Second || ne.Attempts != 1 {
 		t.Fatalf("err = %#v", err)
 	}
 }
@@ -81,8 +83,10 @@ func TestObtain_retry_succeeds_once_released(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.AfterFunc(50*time.Millisecond, func() { l.Release(context.Background()) })
-	l2, err := lk.Obtain(ctx, "job", time.Second, &locking.ObtainOptions{
-		Retry: locking.LimitRetry(locking.LinearBackoff(10*time.Millisecond), 100),
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // far more than a loaded machine needs
+	defer cancel()
+	l2, err := lk.Obtain(wctx, "job", time.Second, &locking.ObtainOptions{
+		Retry: locking.LinearBackoff(10 * time.Millisecond),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +165,9 @@ func TestLock_mutual_exclusion_across_clients(t *testing.T) {
 				ctx := context.Background()
 				opts := &locking.ObtainOptions{Retry: locking.ExponentialBackoff(time.Millisecond, 8*time.Millisecond)}
 				for range rounds {
-					l, err := lk.Obtain(ctx, "counter", 2*time.Second, opts)
+					// Released explicitly: the long TTL only keeps a holder
+					// descheduled on a loaded machine from losing the lock.
+					l, err := lk.Obtain(ctx, "counter", 10*time.Second, opts)
 					if err != nil {
 						t.Error(err)
 						return

@@ -214,7 +214,7 @@ func countKeys(t *testing.T, s store.Store, pattern string) (int, error) {
 func TestRouteLock_wait_mode_waits_for_the_holder(t *testing.T) {
 	_, s := server(t)
 	b := newBlocker()
-	rl := &locking.RouteLock{Locker: locking.New(s), Wait: 2 * time.Second}
+	rl := &locking.RouteLock{Locker: locking.New(s), Wait: 20 * time.Second} // released long before
 	h := rl.Handler(b)
 	first := serve(h, httptest.NewRequest("POST", "/x", nil))
 	<-b.entered
