@@ -554,7 +554,8 @@ func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr loo
 }
 
 // usableFor reports whether a response fetched for another request can
-// serve r: same variant, allowed with Authorization, fresh enough.
+// serve r: same variant, allowed with Authorization, fresh enough, and r
+// does not ask for the origin's own answer (no-cache).
 func (h *handler) usableFor(r *http.Request, e *entry, auth bool) bool {
 	if auth && !e.authReuse() {
 		return false
@@ -562,7 +563,11 @@ func (h *handler) usableFor(r *http.Request, e *entry, auth bool) bool {
 	if len(e.VaryFields) > 0 && !equalStrings(varyValues(r, e.VaryFields), e.VaryValues) {
 		return false
 	}
-	rcc := cachecontrol.Parse(r.Header.Values("Cache-Control"))
+	ccLines := r.Header["Cache-Control"]
+	rcc := cachecontrol.Parse(ccLines)
+	if rcc.NoCache || len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {
+		return false // the request wants the origin's answer to itself
+	}
 	age := e.currentAge(time.Now())
 	lt := e.lifetime(&h.pol)
 	if age >= lt || e.cc.NoCache || (rcc.HasMinFresh && lt-age < rcc.MinFresh) || (rcc.HasMaxAge && age > rcc.MaxAge) {

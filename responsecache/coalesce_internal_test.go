@@ -217,3 +217,30 @@ func TestCoalescing_miss_that_joins_after_the_fill_reads_the_cache_again(t *test
 		t.Fatalf("origin asked %d times; late request got %q (%s)", calls.Load(), w.Body.String(), w.Header().Get("Cache-Status"))
 	}
 }
+
+// A request with Cache-Control: no-cache (or Pragma: no-cache) must see
+// the origin's answer to it, not one fetched for another request.
+func TestCoalescing_no_cache_request_is_not_served_another_requests_fetch(t *testing.T) {
+	for _, kv := range [][2]string{{"Cache-Control", "no-cache"}, {"Pragma", "no-cache"}} {
+		c := newMiniCache(t, Options{})
+		var calls atomic.Int32
+		h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Cache-Control", "max-age=600")
+			io.WriteString(w, "filled")
+		})).(*handler)
+		const target = "http://example.com/reload"
+		late := httptest.NewRequest("GET", target, nil)
+		late.Header.Set(kv[0], kv[1])
+		pk := h.pkOf(late)
+		lr, err := c.lookup(late.Context(), late, pk)
+		if err != nil || lr.ent != nil {
+			t.Fatalf("lookup: %v %v", lr.ent, err)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		h.miss(httptest.NewRecorder(), late, pk, lr, false, "uri-miss")
+		if calls.Load() != 2 {
+			t.Fatalf("%s: %s request was served another request's fetch", kv[0], kv[1])
+		}
+	}
+}
