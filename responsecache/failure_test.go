@@ -105,3 +105,30 @@ func TestSecurity_non_ASCII_Host_is_not_folded_onto_an_ASCII_host(t *testing.T) 
 		t.Fatalf("key.example was served %q", got)
 	}
 }
+
+func TestSecurity_Set_Cookie_on_a_304_is_not_stored_by_default(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(200, "page", "Cache-Control", "max-age=0", "ETag", `"v1"`))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/p")
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") != `"v1"` {
+			t.Errorf("revalidation without the stored validator: %q", r.Header.Get("If-None-Match"))
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Set-Cookie", "session=alice")
+		w.WriteHeader(http.StatusNotModified)
+	})
+	if got := send(h, "GET", "http://example.com/p"); got.Header().Get("Set-Cookie") != "session=alice" || got.Body.String() != "page" {
+		t.Fatalf("revalidating client: Set-Cookie %q, body %q", got.Header().Get("Set-Cookie"), got.Body.String())
+	}
+	got := send(h, "GET", "http://example.com/p")
+	if !strings.Contains(got.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("the 304's update was not stored: %q", got.Header().Get("Cache-Status"))
+	}
+	if sc := got.Header().Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("another client got the cookie from the 304: %q", sc)
+	}
+}
