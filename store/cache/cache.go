@@ -93,7 +93,13 @@ type Options[V any] struct {
 	LoadTimeout time.Duration
 
 	// TagVersionTTL is the least time a tag's version outlives an
-	// invalidation of the tag (see InvalidateTags). Default: 24h.
+	// invalidation of the tag (see InvalidateTags). Versions are also kept
+	// as long as the tag's member set, which lives as long as its longest
+	// entry; but an entry whose membership could not be recorded (a Redis
+	// error right after its SET, reported to the Hook) is covered only for
+	// TagVersionTTL, after which an outdated entry stamped with the expired
+	// version could read as current again. Keep it above the longest TTL of
+	// tagged entries. Default: 24h.
 	TagVersionTTL time.Duration
 
 	// RedisTimeout, if positive, bounds each Redis call GetOrLoad makes
