@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,6 +26,9 @@ func wrapErr(err error) error {
 	var re redis.Error
 	if errors.As(err, &re) {
 		return &store.RedisError{Msg: re.Error()}
+	}
+	if strings.HasPrefix(err.Error(), "redis: can't marshal") {
+		return fmt.Errorf("goredis: bad argument: %w", err) // the caller's bug, not an outage
 	}
 	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }

@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/store"
 )
-
-// cmdable is what both a client and an AutoPipeliner offer.
-type cmdable interface {
-	redis.Cmdable
-	Do(ctx context.Context, args ...any) *redis.Cmd
-}
 
 // Options configures a Store. The zero value means all defaults.
 type Options struct {
@@ -26,11 +22,13 @@ type Options struct {
 	// concurrency and costs a little latency for a lone caller.
 	// Transactions, pub/sub and scans never go through it.
 	//
-	// Caveat (go-redis v9.23, experimental API): a batched command waits
-	// for its batch without watching its context, so a call to a hung
-	// server can outlive its deadline. The Store refuses to send a command
-	// whose context is already done, but cannot cut a wait short. Default:
-	// false; enable it where throughput under concurrency matters more.
+	// The Store submits to go-redis's asynchronous AutoPipeliner and waits
+	// with the call's context, and refuses a call whose context is already
+	// done. Known limit (go-redis v9.23, experimental API): while a batch is
+	// stuck on a dead or paused server, submitting the next commands blocks,
+	// so calls can outlive their deadlines until the batch fails; use it
+	// with a store.Breaker. Default: false: with one caller a batched
+	// command waits for company and is slower; see docs/store.md.
 	AutoPipeline bool
 
 	// MaxKeyLen is the longest key accepted, in bytes. Default:
@@ -50,12 +48,14 @@ type Options struct {
 // Sentinel-managed failover client or a Redis Cluster client.
 type Store struct {
 	client  redis.UniversalClient
-	cmd     cmdable // client, or its AutoPipeliner
 	cluster *redis.ClusterClient
 	opts    Options
-	ap      *redis.AutoPipeliner
+	ap      *redis.AutoPipeliner // the async AutoPipeliner, when enabled
 
+	closed    atomic.Bool
 	closeOnce sync.Once
+	subsMu    sync.Mutex
+	subs      map[*subscription]struct{}
 }
 
 var (
@@ -84,7 +84,7 @@ func NewWithOptions(client redis.UniversalClient, opts Options) (*Store, error) 
 	if client == nil {
 		return nil, errors.New("goredis: nil client")
 	}
-	s := &Store{client: client, cmd: client, opts: opts}
+	s := &Store{client: client, opts: opts}
 	if opts.MaxKeyLen <= 0 {
 		s.opts.MaxKeyLen = store.DefaultMaxKeyLen
 	}
@@ -96,16 +96,16 @@ func NewWithOptions(client redis.UniversalClient, opts Options) (*Store, error) 
 	}
 	if opts.AutoPipeline {
 		apc, ok := client.(interface {
-			AutoPipeline() (*redis.AutoPipeliner, error)
+			AsyncAutoPipeline() (*redis.AutoPipeliner, error)
 		})
 		if !ok {
-			return nil, fmt.Errorf("goredis: %T has no AutoPipeline", client)
+			return nil, fmt.Errorf("goredis: %T has no AsyncAutoPipeline", client)
 		}
-		ap, err := apc.AutoPipeline()
+		ap, err := apc.AsyncAutoPipeline()
 		if err != nil {
 			return nil, fmt.Errorf("goredis: auto-pipeline: %w", err)
 		}
-		s.ap, s.cmd = ap, ap
+		s.ap = ap
 	}
 	return s, nil
 }
@@ -113,17 +113,36 @@ func NewWithOptions(client redis.UniversalClient, opts Options) (*Store, error) 
 // Client returns the underlying go-redis client.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// ctxErr refuses a call whose context is already done: go-redis would send
-// it anyway through the AutoPipeliner, which does not watch contexts.
-func (s *Store) ctxErr(ctx context.Context) error {
+// process runs one command, on the client or through the AutoPipeliner. It
+// returns nil, redis.Nil, or an error already mapped by wrapErr.
+func (s *Store) process(ctx context.Context, cmd redis.Cmder) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	var err error
 	if s.ap == nil {
-		return nil
+		err = s.client.Process(ctx, cmd)
+	} else {
+		// The async face does not watch contexts: refuse a done one, and
+		// wait for the result with the context. When the context ends
+		// first the command's result must not be read.
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, cerr)
+		}
+		err = s.ap.Submit(ctx, cmd).WaitContext(ctx)
+		if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	if err == nil || err == redis.Nil {
+		return err
 	}
-	return nil
+	return wrapErr(err)
 }
+
+// ms converts a positive TTL to whole milliseconds, at least 1, so that PX
+// never receives 0 (which Redis rejects).
+func ms(ttl time.Duration) int64 { return max(ttl.Milliseconds(), 1) }
 
 func (s *Store) checkKeys(keys ...string) error {
 	for _, k := range keys {
@@ -139,17 +158,16 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := store.CheckKey(key, s.opts.MaxKeyLen); err != nil {
 		return nil, false, err
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	cmd := redis.NewStringCmd(ctx, "get", key)
+	switch err := s.process(ctx, cmd); err {
+	case nil:
+		v, _ := cmd.Bytes()
+		return v, true, nil
+	case redis.Nil:
+		return nil, false, nil
+	default:
 		return nil, false, err
 	}
-	v, err := s.cmd.Get(ctx, key).Bytes()
-	if err == redis.Nil {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, wrapErr(err)
-	}
-	return v, true, nil
 }
 
 // Set implements store.Store.
@@ -160,10 +178,11 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl < 0 {
 		return fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
 	}
-	if err := s.ctxErr(ctx); err != nil {
-		return err
+	args := []any{"set", key, value}
+	if ttl > 0 {
+		args = append(args, "px", ms(ttl))
 	}
-	return wrapErr(s.cmd.Set(ctx, key, value, roundTTL(ttl)).Err())
+	return s.process(ctx, redis.NewStatusCmd(ctx, args...))
 }
 
 // SetNX implements store.Store.
@@ -174,21 +193,21 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	if ttl < 0 {
 		return false, fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	args := []any{"set", key, value}
+	if ttl > 0 {
+		args = append(args, "px", ms(ttl))
+	}
+	args = append(args, "nx")
+	switch err := s.process(ctx, redis.NewStatusCmd(ctx, args...)); err {
+	case nil:
+		return true, nil
+	case redis.Nil:
+		return false, nil
+	default:
 		return false, err
 	}
-	ok, err := s.cmd.SetNX(ctx, key, value, roundTTL(ttl)).Result()
-	return ok, wrapErr(err)
 }
 
-// roundTTL makes a positive ttl at least one millisecond, so that PX never
-// receives 0 (which Redis rejects).
-func roundTTL(ttl time.Duration) time.Duration {
-	if ttl > 0 && ttl < time.Millisecond {
-		return time.Millisecond
-	}
-	return ttl
-}
 
 // Delete implements store.Store. On Cluster the keys are grouped by slot and
 // the UNLINKs pipelined.
@@ -199,12 +218,18 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	if err := s.checkKeys(keys...); err != nil {
 		return 0, err
 	}
-	if err := s.ctxErr(ctx); err != nil {
-		return 0, err
-	}
 	if s.cluster == nil {
-		n, err := s.cmd.Unlink(ctx, keys...).Result()
-		return n, wrapErr(err)
+		args := make([]any, 0, len(keys)+1)
+		args = append(args, "unlink")
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		cmd := redis.NewIntCmd(ctx, args...)
+		err := s.process(ctx, cmd)
+		return cmd.Val(), err
+	}
+	if s.closed.Load() {
+		return 0, store.ErrClosed
 	}
 	bySlot := make(map[int][]string)
 	for _, k := range keys {
@@ -236,11 +261,11 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: %v", store.ErrInvalidTTL, ttl)
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ms(ttl))
+	if err := s.process(ctx, cmd); err != nil {
 		return false, err
 	}
-	ok, err := s.cmd.PExpire(ctx, key, roundTTL(ttl)).Result()
-	return ok, wrapErr(err)
+	return cmd.Val(), nil
 }
 
 // TTL implements store.Store.
@@ -248,13 +273,11 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 	if err := store.CheckKey(key, s.opts.MaxKeyLen); err != nil {
 		return 0, false, err
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	cmd := redis.NewIntCmd(ctx, "pttl", key)
+	if err := s.process(ctx, cmd); err != nil {
 		return 0, false, err
 	}
-	v, err := s.cmd.Do(ctx, "PTTL", key).Int64()
-	if err != nil {
-		return 0, false, wrapErr(err)
-	}
+	v := cmd.Val()
 	switch {
 	case v == -2:
 		return 0, false, nil
@@ -270,25 +293,27 @@ func (s *Store) Eval(ctx context.Context, script *store.Script, keys []string, a
 	if err := s.checkKeys(keys...); err != nil {
 		return nil, err
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, "evalsha", script.SHA1(), len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	a = append(a, args...)
+	cmd := redis.NewCmd(ctx, a...)
+	err := s.process(ctx, cmd)
+	if store.IsRedisError(err, "NOSCRIPT") {
+		a[0], a[1] = "eval", script.Source()
+		cmd = redis.NewCmd(ctx, a...)
+		err = s.process(ctx, cmd)
+	}
+	switch err {
+	case nil:
+		return normalise(cmd.Val()), nil
+	case redis.Nil:
+		return nil, nil
+	default:
 		return nil, err
 	}
-	v, err := s.cmd.EvalSha(ctx, script.SHA1(), keys, args...).Result()
-	if err != nil && isNoScript(err) {
-		v, err = s.cmd.Eval(ctx, script.Source(), keys, args...).Result()
-	}
-	if err == redis.Nil {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, wrapErr(err)
-	}
-	return normalise(v), nil
-}
-
-func isNoScript(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && store.IsNoScript(re)
 }
 
 // Do implements store.Doer.
@@ -296,21 +321,34 @@ func (s *Store) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, errors.New("goredis: Do needs a command")
 	}
-	if err := s.ctxErr(ctx); err != nil {
+	if name, ok := args[0].(string); ok && connStateCommands[strings.ToLower(name)] {
+		return nil, fmt.Errorf("goredis: Do(%q) would change a pooled connection's state; use Watch or Subscribe", name)
+	}
+	cmd := redis.NewCmd(ctx, args...)
+	switch err := s.process(ctx, cmd); err {
+	case nil:
+		return normalise(cmd.Val()), nil
+	case redis.Nil:
+		return nil, nil
+	default:
 		return nil, err
 	}
-	v, err := s.cmd.Do(ctx, args...).Result()
-	if err == redis.Nil {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, wrapErr(err)
-	}
-	return normalise(v), nil
+}
+
+// connStateCommands would leave a pooled connection in a state the next
+// user does not expect (inside MULTI, subscribed, on another database).
+var connStateCommands = map[string]bool{
+	"multi": true, "exec": true, "discard": true, "watch": true, "unwatch": true,
+	"subscribe": true, "psubscribe": true, "ssubscribe": true,
+	"unsubscribe": true, "punsubscribe": true, "sunsubscribe": true,
+	"select": true, "auth": true, "hello": true, "reset": true, "monitor": true, "quit": true,
 }
 
 // Pipeline implements store.Pipeliner.
 func (s *Store) Pipeline(ctx context.Context, cmds ...[]any) ([]store.Result, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
 	if len(cmds) == 0 {
 		return nil, nil
 	}
@@ -352,6 +390,9 @@ func isReplyErr(err error) bool {
 
 // Watch implements store.Watcher. On Cluster all keys must share a slot.
 func (s *Store) Watch(ctx context.Context, fn func(tx store.Tx) error, keys ...string) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
 	if err := s.checkKeys(keys...); err != nil {
 		return err
 	}
@@ -404,16 +445,17 @@ func (x *tx) Exec(ctx context.Context, cmds ...[]any) ([]store.Result, error) {
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, channel string, msg []byte) (int64, error) {
-	if err := s.ctxErr(ctx); err != nil {
-		return 0, err
-	}
-	n, err := s.cmd.Publish(ctx, channel, msg).Result()
-	return n, wrapErr(err)
+	cmd := redis.NewIntCmd(ctx, "publish", channel, msg)
+	err := s.process(ctx, cmd)
+	return cmd.Val(), err
 }
 
 // Scan implements store.Store. On Cluster every master is scanned, one
 // after another, and fn is never called concurrently.
 func (s *Store) Scan(ctx context.Context, pattern string, count int, fn func(keys []string) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
 	if count <= 0 {
 		count = 100
 	}
@@ -460,6 +502,9 @@ func scanNode(ctx context.Context, c redis.Cmdable, pattern string, count int64,
 
 // Ping implements store.Pinger. On Cluster it pings every master.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
 	if s.cluster != nil {
 		return wrapErr(s.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 			return c.Ping(ctx).Err()
@@ -468,12 +513,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrapErr(s.client.Ping(ctx).Err())
 }
 
-// Close implements store.Closer. It stops the AutoPipeliner, if any, and
-// closes the client only when the Store owns it (Options.OwnsClient, set by
-// Open).
+// Close implements store.Closer. It ends the Store's subscriptions, stops
+// the AutoPipeliner, if any, and closes the client only when the Store owns
+// it (Options.OwnsClient, set by Open). Later calls fail with
+// store.ErrClosed.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.subsMu.Lock()
+		subs := s.subs
+		s.subs = nil
+		s.subsMu.Unlock()
+		for sub := range subs {
+			sub.Close()
+		}
 		if s.ap != nil {
 			err = s.ap.Close()
 		}

@@ -17,7 +17,9 @@ var ErrBadURL = errors.New("goredis: bad redis url")
 // Open connects to the Redis that rawURL names and returns a Store that owns
 // the client (Close closes it). The client is made with go-redis's
 // ContextTimeoutEnabled on, so that no call waits past its context's
-// deadline. The forms are:
+// deadline, and with RESP2 unless the URL sets protocol=3, so that replies
+// are exactly those of the redigo backend (RESP3 returns some replies, such
+// as ZRANGE WITHSCORES and doubles, in other shapes). The forms are:
 //
 //	redis://[user:password@]host:port[/db][?dial_timeout=3s&...]
 //	rediss://...                                     TLS
@@ -63,6 +65,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		}
 		dialer.apply(o)
 		o.ContextTimeoutEnabled = true
+		if !hasQuery(rawURL, "protocol") {
+			o.Protocol = 2
+		}
 		return redis.NewClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		return clusterClient(strings.TrimSuffix(strings.ToLower(scheme), "+cluster"), rest, rawURL)
@@ -108,6 +113,9 @@ func clusterClient(scheme, rest, rawURL string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBadURL, redact(rawURL), scrub(err, u))
 	}
 	o.ContextTimeoutEnabled = true
+	if !q.Has("protocol") {
+		o.Protocol = 2
+	}
 	return redis.NewClusterClient(o), nil
 }
 
@@ -120,7 +128,7 @@ func sentinelClient(tls bool, rest, rawURL string) (redis.UniversalClient, error
 	if len(path) == 0 || path[0] == "" || len(path) > 2 {
 		return nil, fmt.Errorf("%w: %s: want /master[/db] after the sentinel hosts", ErrBadURL, redact(rawURL))
 	}
-	o := &redis.FailoverOptions{MasterName: path[0], SentinelAddrs: strings.Split(u.Host, ","), ContextTimeoutEnabled: true}
+	o := &redis.FailoverOptions{MasterName: path[0], SentinelAddrs: strings.Split(u.Host, ","), ContextTimeoutEnabled: true, Protocol: 2}
 	for _, a := range o.SentinelAddrs {
 		if a == "" || !strings.Contains(a, ":") {
 			return nil, fmt.Errorf("%w: %s: sentinel address %q needs host:port", ErrBadURL, redact(rawURL), a)
@@ -209,4 +217,9 @@ func dialerParams(raw string) (string, dialerOpts, error) {
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), d, nil
+}
+
+func hasQuery(raw, name string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Query().Has(name)
 }

@@ -65,6 +65,9 @@ func (s *Store) XReadGroup(ctx context.Context, stream, group, consumer string, 
 func messages(ms []redis.XMessage) []store.StreamMessage {
 	out := make([]store.StreamMessage, 0, len(ms))
 	for _, m := range ms {
+		if len(m.Values) == 0 {
+			continue // deleted while pending (XAUTOCLAIM on Redis 6.2)
+		}
 		f := make(map[string]string, len(m.Values))
 		for k, v := range m.Values {
 			if sv, ok := v.(string); ok {

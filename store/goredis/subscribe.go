@@ -18,6 +18,9 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 	if len(channels) == 0 && len(patterns) == 0 {
 		return nil, errSubscribeNothing
 	}
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
 	sub := &subscription{
 		s:        s,
 		channels: channels,
@@ -25,12 +28,18 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 		out:      make(chan store.Message, 64),
 		done:     make(chan struct{}),
 	}
-	ps, err := sub.open(ctx)
+	ps, pending, err := sub.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sub.cancel = cancel
+	s.subsMu.Lock()
+	if s.subs == nil {
+		s.subs = make(map[*subscription]struct{})
+	}
+	s.subs[sub] = struct{}{}
+	s.subsMu.Unlock()
 	go func() {
 		// The subscription ends with the Subscribe context too.
 		select {
@@ -39,7 +48,7 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 		case <-sub.done:
 		}
 	}()
-	go sub.loop(loopCtx, ps)
+	go sub.loop(loopCtx, ps, pending)
 	return sub, nil
 }
 
@@ -55,42 +64,45 @@ type subscription struct {
 	ps *redis.PubSub
 }
 
-// open makes a PubSub and waits until every subscription is confirmed.
-func (sub *subscription) open(ctx context.Context) (*redis.PubSub, error) {
+// open makes a PubSub and waits until every subscription is confirmed. It
+// returns the messages that arrived meanwhile, for the caller to deliver
+// after it reports the (re)connection.
+func (sub *subscription) open(ctx context.Context) (*redis.PubSub, []store.Message, error) {
 	ps := sub.s.client.Subscribe(ctx)
 	want := 0
 	if len(sub.channels) > 0 {
 		if err := ps.Subscribe(ctx, sub.channels...); err != nil {
 			ps.Close()
-			return nil, wrapErr(err)
+			return nil, nil, wrapErr(err)
 		}
 		want += len(sub.channels)
 	}
 	if len(sub.patterns) > 0 {
 		if err := ps.PSubscribe(ctx, sub.patterns...); err != nil {
 			ps.Close()
-			return nil, wrapErr(err)
+			return nil, nil, wrapErr(err)
 		}
 		want += len(sub.patterns)
 	}
+	var pending []store.Message
 	for confirmed := 0; confirmed < want; {
 		m, err := ps.Receive(ctx)
 		if err != nil {
 			ps.Close()
-			return nil, wrapErr(err)
+			return nil, nil, wrapErr(err)
 		}
 		switch m := m.(type) {
 		case *redis.Subscription:
 			confirmed++
 		case *redis.Message:
 			// A message can race the confirmations of a second pattern.
-			sub.deliver(ctx, convert(m))
+			pending = append(pending, convert(m))
 		}
 	}
 	sub.mu.Lock()
 	sub.ps = ps
 	sub.mu.Unlock()
-	return ps, nil
+	return ps, pending, nil
 }
 
 func convert(m *redis.Message) store.Message {
@@ -108,8 +120,13 @@ func (sub *subscription) deliver(ctx context.Context, m store.Message) bool {
 	}
 }
 
-func (sub *subscription) loop(ctx context.Context, ps *redis.PubSub) {
+func (sub *subscription) loop(ctx context.Context, ps *redis.PubSub, pending []store.Message) {
 	defer close(sub.out)
+	for _, m := range pending {
+		if !sub.deliver(ctx, m) {
+			return
+		}
+	}
 	interval := sub.s.opts.SubscriptionHealthInterval
 	pinged := false
 	for {
@@ -135,7 +152,7 @@ func (sub *subscription) loop(ctx context.Context, ps *redis.PubSub) {
 		}
 		// The connection is broken (or silent after a ping): replace it.
 		ps.Close()
-		ps = sub.reopen(ctx)
+		ps, pending = sub.reopen(ctx)
 		if ps == nil {
 			return
 		}
@@ -143,23 +160,28 @@ func (sub *subscription) loop(ctx context.Context, ps *redis.PubSub) {
 		if !sub.deliver(ctx, store.Message{Kind: store.Reconnected}) {
 			return
 		}
+		for _, m := range pending {
+			if !sub.deliver(ctx, m) {
+				return
+			}
+		}
 	}
 }
 
 // reopen retries open with capped exponential backoff until it succeeds or
 // the subscription is closed.
-func (sub *subscription) reopen(ctx context.Context) *redis.PubSub {
+func (sub *subscription) reopen(ctx context.Context) (*redis.PubSub, []store.Message) {
 	backoff := 20 * time.Millisecond
 	for {
 		octx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ps, err := sub.open(octx)
+		ps, pending, err := sub.open(octx)
 		cancel()
 		if err == nil {
-			return ps
+			return ps, pending
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-time.After(backoff):
 		}
 		if backoff *= 2; backoff > time.Second {
@@ -172,6 +194,9 @@ func (sub *subscription) Messages() <-chan store.Message { return sub.out }
 
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() {
+		sub.s.subsMu.Lock()
+		delete(sub.s.subs, sub)
+		sub.s.subsMu.Unlock()
 		close(sub.done)
 		sub.cancel()
 		sub.mu.Lock()
