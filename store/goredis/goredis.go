@@ -208,7 +208,6 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	}
 }
 
-
 // Delete implements store.Store. On Cluster the keys are grouped by slot and
 // the UNLINKs pipelined.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
