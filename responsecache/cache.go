@@ -506,7 +506,7 @@ func (c *Cache) tagsOf(hdr http.Header) []string {
 // key, and stores the response when it may.
 func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr lookupResult, auth bool, reason string) {
 	c := h.c
-	if c.opts.DisableCoalescing || r.Method != http.MethodGet || reason == "request" {
+	if c.opts.DisableCoalescing || r.Method != http.MethodGet || reason == "request" || wantsOrigin(r) {
 		h.fetch(w, r, pk, lr, auth, reason)
 		return
 	}
@@ -553,6 +553,17 @@ func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr loo
 	h.fetch(w, r, pk, lr, auth, reason)
 }
 
+// wantsOrigin reports whether r asks for the origin's own answer
+// (Cache-Control: no-cache, or Pragma: no-cache without Cache-Control), so
+// that a response fetched for another request cannot serve it.
+func wantsOrigin(r *http.Request) bool {
+	ccLines := r.Header["Cache-Control"]
+	if len(ccLines) == 0 {
+		return cachecontrol.HasPragmaNoCache(r.Header["Pragma"])
+	}
+	return cachecontrol.Parse(ccLines).NoCache
+}
+
 // usableFor reports whether a response fetched for another request can
 // serve r: same variant, allowed with Authorization, fresh enough, and r
 // does not ask for the origin's own answer (no-cache).
@@ -563,11 +574,10 @@ func (h *handler) usableFor(r *http.Request, e *entry, auth bool) bool {
 	if len(e.VaryFields) > 0 && !equalStrings(varyValues(r, e.VaryFields), e.VaryValues) {
 		return false
 	}
-	ccLines := r.Header["Cache-Control"]
-	rcc := cachecontrol.Parse(ccLines)
-	if rcc.NoCache || len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {
+	if wantsOrigin(r) {
 		return false // the request wants the origin's answer to itself
 	}
+	rcc := cachecontrol.Parse(r.Header["Cache-Control"])
 	age := e.currentAge(time.Now())
 	lt := e.lifetime(&h.pol)
 	if age >= lt || e.cc.NoCache || (rcc.HasMinFresh && lt-age < rcc.MinFresh) || (rcc.HasMaxAge && age > rcc.MaxAge) {
