@@ -3,6 +3,11 @@
 // Clusters and a Sentinel setup, each process on a free loopback port with
 // its files in a temporary directory.
 //
+// A server's port stays reserved until the test's cleanup, across test
+// binaries too (an flock on $TMPDIR/rediware-redistest-ports/<port> on
+// Unix), so that while a test has a server killed, no server of another
+// package running in parallel can take its port and answer its clients.
+//
 // Servers started for a test are killed in its cleanup; on Linux every
 // redis-server also gets a parent-death signal, so none outlives a crashed
 // or timed-out test binary. A server can be stopped gracefully, killed,

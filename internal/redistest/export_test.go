@@ -11,3 +11,10 @@ const (
 
 // Decide is decide.
 var Decide = decide
+
+// Port reservation, for the tests of the cross-process lock.
+var (
+	ClaimPort   = claim
+	ReleasePort = releasePort
+	PortLockDir = portLockDir
+)

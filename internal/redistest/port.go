@@ -18,13 +18,21 @@ import (
 // another listener. The cluster bus port (port+10000) stays below the range
 // too. Every candidate is still checked by listening on it, and redis-server
 // failing to bind is retried on another port.
+//
+// A port is reserved across processes as well, by an exclusive flock on a
+// file named after it in a shared directory (see portlock_unix.go), held
+// until the server is closed: go test runs package binaries in parallel, and
+// without it a port whose server a test killed could be taken by another
+// binary's server, so that the test's Restart fails and, worse, its clients
+// still pointed at that port talk to a stranger's Redis. The kernel drops the
+// lock when the process dies, so a crashed binary leaves nothing held.
 
 const busPortOffset = 10000
 
 var portRegistry = struct {
 	sync.Mutex
-	used map[int]bool
-}{used: map[int]bool{}}
+	used map[int]*os.File // the port's lock file, nil where locks are unsupported
+}{used: map[int]*os.File{}}
 
 // portRange returns the half-open range to pick ports from, or ok=false to
 // fall back to asking the kernel for a free port.
@@ -75,12 +83,26 @@ func reservePort(withBus bool) (int, error) {
 func claim(p int, withBus bool) bool {
 	portRegistry.Lock()
 	defer portRegistry.Unlock()
-	if portRegistry.used[p] || (withBus && portRegistry.used[p+busPortOffset]) {
+	if _, ok := portRegistry.used[p]; ok {
 		return false
 	}
-	portRegistry.used[p] = true
+	if _, ok := portRegistry.used[p+busPortOffset]; ok && withBus {
+		return false
+	}
+	f, ok := lockPort(p)
+	if !ok {
+		return false // another process holds it
+	}
+	var bus *os.File
 	if withBus {
-		portRegistry.used[p+busPortOffset] = true
+		if bus, ok = lockPort(p + busPortOffset); !ok {
+			unlockPort(f)
+			return false
+		}
+	}
+	portRegistry.used[p] = f
+	if withBus {
+		portRegistry.used[p+busPortOffset] = bus
 	}
 	return true
 }
@@ -88,9 +110,15 @@ func claim(p int, withBus bool) bool {
 func releasePort(p int, withBus bool) {
 	portRegistry.Lock()
 	defer portRegistry.Unlock()
-	delete(portRegistry.used, p)
+	ports := []int{p}
 	if withBus {
-		delete(portRegistry.used, p+busPortOffset)
+		ports = append(ports, p+busPortOffset)
+	}
+	for _, q := range ports {
+		if f, ok := portRegistry.used[q]; ok {
+			unlockPort(f)
+			delete(portRegistry.used, q)
+		}
 	}
 }
 
