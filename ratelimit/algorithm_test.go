@@ -302,8 +302,11 @@ func TestAllowN_edge_keys_and_costs(t *testing.T) {
 // A denied request always has a positive RetryAfter, even when the wait is
 // a fraction of the script's microsecond resolution: a token bucket
 // refilling 9.999999 tokens per µs is 2e-6 tokens short of 20 after 2 µs.
+// The burst is large so that the emptied bucket's key lives for 10 s of
+// real time: Redis expires it by its own clock, not the test's.
 func TestAlgorithms_denial_never_has_a_zero_retry_after(t *testing.T) {
-	lim := ratelimit.Per(9_999_999, time.Second).WithAlgorithm(ratelimit.TokenBucket).WithBurst(20)
+	const burst = 100_000_000
+	lim := ratelimit.Per(9_999_999, time.Second).WithAlgorithm(ratelimit.TokenBucket).WithBurst(burst)
 	for _, src := range []ratelimit.Source{ratelimit.SourceRedis, ratelimit.SourceLocal} {
 		t.Run(src.String(), func(t *testing.T) {
 			var s store.Store
@@ -316,7 +319,7 @@ func TestAlgorithms_denial_never_has_a_zero_retry_after(t *testing.T) {
 				Limits:  []ratelimit.Limit{lim},
 				Breaker: &store.Breaker{Failures: 1, Cooldown: time.Hour},
 			})
-			if res, err := l.AllowN(t.Context(), "k", 20); err != nil || !res.Allowed || res.Source != src {
+			if res, err := l.AllowN(t.Context(), "k", burst); err != nil || !res.Allowed || res.Source != src {
 				t.Fatalf("first: %+v %v", res, err)
 			}
 			c.set(base.Add(2 * time.Microsecond))
@@ -329,6 +332,39 @@ func TestAlgorithms_denial_never_has_a_zero_retry_after(t *testing.T) {
 			}
 			if res.RetryAfter <= 0 {
 				t.Fatalf("denied with RetryAfter %v, want at least 1µs", res.RetryAfter)
+			}
+		})
+	}
+}
+
+// Rates and bursts are exact up to MaxRate (2^53, the largest range of
+// integers a Lua number holds exactly) and refused beyond, where Redis
+// would report a remaining count of 0 for an admitted request.
+func TestAlgorithms_rates_up_to_MaxRate_count_exactly(t *testing.T) {
+	_, s := newRedis(t)
+	for _, alg := range []ratelimit.Algorithm{ratelimit.TokenBucket, ratelimit.FixedWindow, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter} {
+		t.Run(alg.String(), func(t *testing.T) {
+			for _, lim := range []ratelimit.Limit{
+				ratelimit.Per(ratelimit.MaxRate+1, time.Hour).WithAlgorithm(alg),
+				ratelimit.Per(math.MaxInt, time.Hour).WithAlgorithm(alg),
+				ratelimit.Per(10, time.Hour).WithAlgorithm(alg).WithBurst(ratelimit.MaxRate + 1),
+			} {
+				if _, err := ratelimit.NewWithOptions(s, ratelimit.Options{Limits: []ratelimit.Limit{lim}}); !errors.Is(err, ratelimit.ErrInvalidLimit) {
+					t.Errorf("%v: err %v, want ErrInvalidLimit", lim, err)
+				}
+			}
+			l, _ := newLimiter(t, s, ratelimit.Options{
+				Name:   "maxrate-" + alg.String(),
+				Limits: []ratelimit.Limit{ratelimit.Per(ratelimit.MaxRate, time.Hour).WithAlgorithm(alg)},
+			})
+			for i := range 3 {
+				res, err := l.AllowN(t.Context(), "k", 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := ratelimit.MaxRate - 1000*(i+1); !res.Allowed || res.Remaining != want {
+					t.Fatalf("request %d: allowed=%v remaining=%d, want true %d", i, res.Allowed, res.Remaining, want)
+				}
 			}
 		})
 	}

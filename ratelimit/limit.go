@@ -84,7 +84,7 @@ type Limit struct {
 	// example "100-per-1m0s".
 	Name string
 	// Rate is how many units (requests, unless a request costs more) the
-	// policy admits per Period. It must be positive.
+	// policy admits per Period. It must be positive, and at most MaxRate.
 	Rate int
 	// Period is the window length, or the time over which Rate refills.
 	// It must be at least one microsecond and at most MaxPeriod;
@@ -118,13 +118,19 @@ func (l Limit) WithName(name string) Limit { l.Name = name; return l }
 // WithAlgorithm returns a copy of l counted with a.
 func (l Limit) WithAlgorithm(a Algorithm) Limit { l.Algorithm = a; return l }
 
+// MaxRate is the largest Rate and Burst: 2^53, up to which every integer is
+// exact in a Lua number (a float64), so that counts and remaining units are
+// exact.
+const MaxRate = 1 << 53
+
 // MaxPeriod is the longest Period: a hundred years (of 365 days). Times in a
 // Result reach up to two periods, and must fit a time.Duration.
 const MaxPeriod = 100 * 365 * 24 * time.Hour
 
 // ErrInvalidLimit is wrapped by the error returned for a Limit that cannot be
 // enforced (non-positive rate or period, negative burst, duplicate or
-// malformed name, unknown algorithm, a period beyond MaxPeriod).
+// malformed name, unknown algorithm, a rate or burst beyond MaxRate, a period
+// beyond MaxPeriod).
 var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 
 // maxNameLen bounds policy and limiter names, which appear in every key and
@@ -135,6 +141,9 @@ const maxNameLen = 64
 func (l Limit) normalise() (Limit, error) {
 	if l.Rate <= 0 {
 		return l, fmt.Errorf("%w: rate %d must be positive", ErrInvalidLimit, l.Rate)
+	}
+	if int64(l.Rate) > MaxRate || int64(l.Burst) > MaxRate { // int64: MaxRate overflows a 32-bit int
+		return l, fmt.Errorf("%w: rate %d and burst %d must be at most MaxRate (2^53)", ErrInvalidLimit, l.Rate, l.Burst)
 	}
 	if l.Period < time.Microsecond {
 		return l, fmt.Errorf("%w: period %v must be at least 1µs", ErrInvalidLimit, l.Period)
