@@ -81,7 +81,7 @@ type Limit struct {
 	// Name identifies the policy in the RateLimit headers and in Redis keys.
 	// It must be unique within a Limiter, and should be unique among
 	// limiters stacked on one route. Default: "<rate>-per-<period>", for
-	// example "100-per-1m0s".
+	// example "100-per-1m0s" (or "5-per-300us": "µ" is written "u").
 	Name string
 	// Rate is how many units (requests, unless a request costs more) the
 	// policy admits per Period. It must be positive, and at most MaxRate.
@@ -166,7 +166,8 @@ func (l Limit) normalise() (Limit, error) {
 		l.Burst = l.Rate
 	}
 	if l.Name == "" {
-		l.Name = strconv.Itoa(l.Rate) + "-per-" + l.Period.String()
+		// Duration.String writes "µs" below a millisecond; names are ASCII.
+		l.Name = strconv.Itoa(l.Rate) + "-per-" + strings.ReplaceAll(l.Period.String(), "µ", "u")
 	}
 	if err := checkName(l.Name); err != nil {
 		return l, fmt.Errorf("%w: %w", ErrInvalidLimit, err)
