@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/internal/redistest"
 	"github.com/rediware/rediware/session"
 	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
 )
 
 // loginAs logs user in through h (any bytes: the ID is query-escaped).
@@ -80,5 +84,32 @@ func TestLogin_huge_user_id_is_indexed_and_revocable(t *testing.T) {
 	}
 	if whoami(t, h, tok) != "" {
 		t.Fatal("revoked session still works")
+	}
+}
+
+func TestRevokeAll_unusual_user_ids_and_Refresh_on_cluster(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = cc.Close() })
+	m := session.New(goredis.New(cc))
+	h := usersApp(m)
+	for _, user := range []string{"a{b}", "tenant:7:alice", strings.Repeat("u", 10<<10)} {
+		toks := []string{loginAs(t, h, user), loginAs(t, h, user), loginAs(t, h, user)}
+		ck := sessionCookie(do(t, h, "GET", "/refresh", toks[0]))
+		if ck == nil || ck.Value == "" || whoami(t, h, ck.Value) != user || whoami(t, h, toks[0]) != "" {
+			t.Fatalf("user %.20q: refresh on cluster: cookie %v", user, ck)
+		}
+		toks[0] = ck.Value
+		if list, err := m.Sessions(t.Context(), user); err != nil || len(list) != 3 {
+			t.Fatalf("user %.20q: Sessions = %d, %v; want 3", user, len(list), err)
+		}
+		if n, err := m.RevokeAll(t.Context(), user); n != 3 || err != nil {
+			t.Fatalf("user %.20q: RevokeAll = %d, %v; want 3", user, n, err)
+		}
+		for _, tok := range toks {
+			if whoami(t, h, tok) != "" {
+				t.Fatalf("user %.20q: revoked session works", user)
+			}
+		}
 	}
 }
