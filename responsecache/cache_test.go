@@ -829,3 +829,57 @@ func TestVary_missing_and_empty_fields_are_distinct_variants_that_coexist(t *tes
 		t.Fatalf("origin asked %d times, want 3", o.count())
 	}
 }
+
+func TestCoalescing_across_instances_stops_waiting_when_the_lock_holder_stores_nothing(t *testing.T) {
+	s, srv := realStore(t)
+	s2 := goredis.New(redis.NewClient(&redis.Options{Addr: srv.Addr()}))
+	// Waits bounded only by a minute: without noticing the released lock,
+	// the second instance would poll that long for an entry that never
+	// comes.
+	opts := responsecache.Options{CrossInstanceLock: true, LockTTL: time.Minute, CoalesceWait: time.Minute}
+	c1, c2 := responsecache.New(s, opts), responsecache.New(s2, opts)
+	var calls atomic.Int32
+	entered := make(chan struct{}, 2)
+	release := make(chan struct{})
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		entered <- struct{}{}
+		<-release
+		w.Header().Set("Cache-Control", "private, max-age=600")
+		io.WriteString(w, "mine")
+	})
+	// Real servers, so that each request's context ends with it and the
+	// lock holder releases the lock.
+	srv1, srv2 := httptest.NewServer(c1.Handler(origin)), httptest.NewServer(c2.Handler(origin))
+	defer srv1.Close()
+	defer srv2.Close()
+	get := func(base string, done chan<- string) {
+		req, _ := http.NewRequest("GET", base+"/private", nil)
+		req.Host = "shared.example" // one key on both instances
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}
+	done1, done2 := make(chan string, 1), make(chan string, 1)
+	go get(srv1.URL, done1)
+	<-entered // instance 1 holds the lock and is at the origin
+	go get(srv2.URL, done2)
+	time.Sleep(100 * time.Millisecond) // let instance 2 find the lock taken
+	close(release)
+	if got := <-done1; got != "mine" {
+		t.Fatalf("instance 1 got %q", got)
+	}
+	select {
+	case got := <-done2:
+		if got != "mine" || calls.Load() != 2 {
+			t.Fatalf("instance 2 got %q, origin asked %d times", got, calls.Load())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("instance 2 still waiting 20s after the lock holder finished without storing")
+	}
+}

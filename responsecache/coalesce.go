@@ -114,12 +114,23 @@ func (h *handler) waitForOtherInstance(r *http.Request, pk string) *entry {
 			return nil
 		case <-time.After(25 * time.Millisecond):
 		}
+		// The lock is read before the entry: the holder stores first and
+		// releases after, so a released lock and still no usable entry
+		// means it stored nothing this request may use (a private
+		// response, another variant...): stop waiting and fetch.
+		_, held, err := c.get(ctx, lockKey)
+		if err != nil {
+			return nil
+		}
 		lr, err := c.lookup(ctx, r, pk)
 		if err != nil {
 			return nil
 		}
 		if lr.ent != nil && h.usableFor(r, lr.ent, r.Header.Get("Authorization") != "") {
 			return lr.ent
+		}
+		if !held {
+			return nil
 		}
 	}
 	return nil

@@ -109,7 +109,8 @@ type Options struct {
 	CoalesceWait time.Duration
 	// CrossInstanceLock also coalesces misses across processes: the first
 	// takes a short Redis lock (SET NX) for the URL and the others poll for
-	// the entry, up to CoalesceWait or LockTTL, whichever is shorter.
+	// the entry, up to CoalesceWait or LockTTL, whichever is shorter; they
+	// fetch themselves once the lock is released without a usable entry.
 	// Default: off.
 	CrossInstanceLock bool
 	// LockTTL is the lifetime of that lock. Default: 5s.
