@@ -263,3 +263,34 @@ func TestRefresh_with_HashTokens_keeps_the_session_under_the_new_hash(t *testing
 		t.Fatalf("Sessions = %+v, %v", list, err)
 	}
 }
+
+func TestRefresh_then_revocation_then_Login_in_one_request_logs_in(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	loaded, resume := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/reauth", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Refresh(r.Context()); err != nil {
+			t.Errorf("Refresh: %v", err)
+		}
+		close(loaded)
+		<-resume
+		if err := m.Login(r.Context(), "alice"); err != nil { // credentials checked again
+			t.Errorf("Login: %v", err)
+		}
+	})
+	mux.Handle("/", usersApp(m))
+	h := m.LoadAndSave(mux)
+	tok := login(t, h, "alice")
+	done := make(chan *http.Response)
+	go func() { done <- do(t, h, "GET", "/reauth", tok) }()
+	<-loaded
+	if _, err := m.RevokeAll(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	ck := sessionCookie(<-done)
+	if ck == nil || ck.Value == "" || whoami(t, h, ck.Value) != "alice" {
+		t.Fatalf("cookie %v: a Login after the revocation must give a live session", ck)
+	}
+}

@@ -381,7 +381,9 @@ func (rs *RedisStore) finishRenewal(ctx context.Context, st *reqState) error {
 	}
 	if n == 0 {
 		st.gone = true
-		return ErrSessionGone
+		if !st.login { // a Login since is a new authentication
+			return ErrSessionGone
+		}
 	}
 	return nil
 }
