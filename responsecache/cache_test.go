@@ -868,8 +868,19 @@ func TestCoalescing_across_instances_stops_waiting_when_the_lock_holder_stores_n
 	done1, done2 := make(chan string, 1), make(chan string, 1)
 	go get(srv1.URL, done1)
 	<-entered // instance 1 holds the lock and is at the origin
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	base := getCalls(t, rc)
 	go get(srv2.URL, done2)
-	time.Sleep(100 * time.Millisecond) // let instance 2 find the lock taken
+	// Instance 2 found the lock taken and polls once it has made its
+	// lookup GET and a poll round's GETs of the lock and the entry.
+	deadline := time.Now().Add(10 * time.Second)
+	for getCalls(t, rc) < base+3 {
+		if time.Now().After(deadline) {
+			t.Fatal("instance 2 did not start polling")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	close(release)
 	if got := <-done1; got != "mine" {
 		t.Fatalf("instance 1 got %q", got)
@@ -882,4 +893,20 @@ func TestCoalescing_across_instances_stops_waiting_when_the_lock_holder_stores_n
 	case <-time.After(20 * time.Second):
 		t.Fatal("instance 2 still waiting 20s after the lock holder finished without storing")
 	}
+}
+
+// getCalls returns how many GET commands the server has run.
+func getCalls(t *testing.T, rc *redis.Client) int64 {
+	t.Helper()
+	info, err := rc.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
+			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
