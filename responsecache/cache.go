@@ -162,6 +162,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
+	if r.ContentLength != 0 {
+		// A GET or HEAD with a body (or a chunked one, -1): some origins
+		// read parameters from it, and it is not in the key, so its
+		// response must not be stored ("fat GET" poisoning).
+		c.setStatus(w.Header(), `fwd=request; detail="request-body"`)
+		h.next.ServeHTTP(w, r)
+		return
+	}
 	ccLines := r.Header["Cache-Control"]
 	rcc := cachecontrol.Parse(ccLines)
 	if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {

@@ -35,7 +35,8 @@
 // always part of the key (X-Forwarded-Host and -Proto replace them only
 // when Options.TrustForwarded is set), and a request carrying a field such
 // as X-Forwarded-Host, X-Original-URL or X-HTTP-Method-Override that is
-// not otherwise keyed gets entries of its own; bodies above Options.MaxObjectSize stream
+// not otherwise keyed gets entries of its own; a GET with a request body
+// is never stored; bodies above Options.MaxObjectSize stream
 // through uncached and are never buffered whole.
 //
 // # Failure policy

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,28 @@ func TestSecurity_Set_Cookie_on_a_304_is_not_stored_by_default(t *testing.T) {
 	}
 	if sc := got.Header().Values("Set-Cookie"); len(sc) != 0 {
 		t.Fatalf("another client got the cookie from the 304: %q", sc)
+	}
+}
+
+func TestSecurity_GET_with_a_body_cannot_poison_the_entry(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	// An origin that reads parameters from the body of a GET ("fat GET"),
+	// as some frameworks do; the body is not part of the key.
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "callback="+string(b))
+	}))
+	for _, chunked := range []bool{false, true} {
+		target := "http://example.com/fat-get?chunked=" + strconv.FormatBool(chunked)
+		r := httptest.NewRequest("GET", target, strings.NewReader("evil"))
+		if chunked {
+			r.ContentLength = -1
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got := send(h, "GET", target).Body.String(); got != "callback=" {
+			t.Fatalf("chunked=%v: a later client got %q", chunked, got)
+		}
 	}
 }
