@@ -41,8 +41,9 @@ type Keyspace struct {
 
 // Key returns the key for id and the optional suffix parts, in the form
 // "{prefix:id}:part1:part2". Curly braces in prefix or id would move the
-// hash tag, so they are replaced by '(' and ')'; the parts after the tag
-// are copied as they are.
+// hash tag, so they are percent-escaped ('{' as "%7B", '}' as "%7D", and
+// '%' itself as "%25"): the escaping is injective, so two different ids
+// never share a key. The parts after the tag are copied as they are.
 func (ks Keyspace) Key(id string, parts ...string) string {
 	n := len(ks.Prefix) + len(id) + 3
 	for _, p := range parts {
@@ -69,16 +70,18 @@ func (ks Keyspace) Key(id string, parts ...string) string {
 func (ks Keyspace) Tag(id string) string { return ks.Key(id) }
 
 func writeUnbraced(b *strings.Builder, s string) {
-	if !strings.ContainsAny(s, "{}") {
+	if !strings.ContainsAny(s, "{}%") {
 		b.WriteString(s)
 		return
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '{':
-			b.WriteByte('(')
+			b.WriteString("%7B")
 		case '}':
-			b.WriteByte(')')
+			b.WriteString("%7D")
+		case '%':
+			b.WriteString("%25")
 		default:
 			b.WriteByte(c)
 		}
