@@ -12,7 +12,7 @@ func TestFencedSet_rejects_a_holder_whose_lock_expired(t *testing.T) {
 	_, s := server(t)
 	lk := locking.New(s)
 	ctx := t.Context()
-	old, err := lk.Obtain(ctx, "report", 30*time.Millisecond, nil)
+	old, err := lk.Obtain(ctx, "report", 300*time.Millisecond, nil) // long enough to be obtained on a loaded machine
 	if err != nil {
 		t.Fatal(err)
 	}

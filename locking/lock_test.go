@@ -205,7 +205,7 @@ func TestLock_mutual_exclusion_across_clients(t *testing.T) {
 
 func TestLock_Release_after_expiry_is_ErrLockNotHeld(t *testing.T) {
 	_, s := server(t)
-	l, err := locking.New(s).Obtain(t.Context(), "job", 50*time.Millisecond, nil)
+	l, err := locking.New(s).Obtain(t.Context(), "job", 300*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestLock_Release_does_not_delete_the_next_holders_lock(t *testing.T) {
 	_, s := server(t)
 	lk := locking.New(s)
 	ctx := t.Context()
-	a, err := lk.Obtain(ctx, "job", 30*time.Millisecond, nil)
+	a, err := lk.Obtain(ctx, "job", 300*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,13 +237,15 @@ func TestRouteLock_wait_mode_waits_for_the_holder(t *testing.T) {
 func TestRouteLock_wait_mode_gives_up_with_409(t *testing.T) {
 	_, s := server(t)
 	b := newBlocker()
-	rl := &locking.RouteLock{Locker: locking.New(s), TTL: 10 * time.Second, Wait: 80 * time.Millisecond}
+	// A Wait long enough for the first attempt to be answered on a loaded
+	// machine: a wait that ends during it is a store timeout (503).
+	rl := &locking.RouteLock{Locker: locking.New(s), TTL: 10 * time.Second, Wait: 500 * time.Millisecond}
 	h := rl.Handler(b)
 	first := serve(h, httptest.NewRequest("POST", "/x", nil))
 	<-b.entered
 	begin := time.Now()
 	wantConflict(t, do(h, "POST", "/x"), 10*time.Second)
-	if d := time.Since(begin); d < 80*time.Millisecond {
+	if d := time.Since(begin); d < 500*time.Millisecond {
 		t.Fatalf("gave up after %v, before Wait", d)
 	}
 	close(b.release)

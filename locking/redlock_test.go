@@ -244,6 +244,7 @@ func TestRedlock_Extend_with_one_node_reset_and_one_hung_is_not_a_loss(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitHeldEverywhere(t, srvs)
 	// Node 0 lost its data (a restart without persistence), node 1 hangs,
 	// node 2 still holds the lock: nodes 1 and 2 may well still be a
 	// quorum, so the lock is not known to be lost.
@@ -277,6 +278,7 @@ func TestRedlock_Extend_on_two_reset_nodes_is_a_loss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitHeldEverywhere(t, srvs)
 	for _, i := range []int{0, 1} {
 		if _, err := newStore(t, srvs[i].Addr()).Delete(ctx, "{lock:job}:owner"); err != nil {
 			t.Fatal(err)
@@ -322,5 +324,23 @@ func TestRedlock_TTL_and_Extend_wait_for_a_straggling_acquire(t *testing.T) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitHeldEverywhere waits until the lock "job" is set on every server:
+// Obtain returns with a quorum, and the last acquire may land later (and
+// undo a deletion the test makes to simulate a reset node).
+func waitHeldEverywhere(t *testing.T, srvs []*redistest.Server) {
+	t.Helper()
+	for _, srv := range srvs {
+		s := newStore(t, srv.Addr())
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, found, err := s.Get(t.Context(), "{lock:job}:owner"); err == nil && found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lock not set on %s", srv.Addr())
+			}
+		}
 	}
 }
