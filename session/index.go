@@ -75,10 +75,11 @@ const maxPlainUserID = 256
 //
 // An ID that contains a curly brace (which would move or end the hash tag)
 // or is longer than maxPlainUserID is stored as "{prefix:{" + hex(SHA-256)
-// + "}" instead. store.Keyspace alone is not enough here: it replaces '{'
-// and '}' by '(' and ')', which would give "a{b}" and "a(b)" one index, so
-// that either user could list and revoke the other's sessions. A brace-free
-// ID never yields a '{' inside the tag, so the two forms cannot collide.
+// + "}" instead. (store.Keyspace used to replace '{' and '}' by '(' and
+// ')', which gave "a{b}" and "a(b)" one index, so that either user could
+// list and revoke the other's sessions; it now escapes them injectively, and
+// hashing keeps such IDs and very long ones bounded.) A brace-free ID never
+// yields a '{' inside the tag, so the two forms cannot collide.
 func (rs *RedisStore) indexKey(userID string) string {
 	if len(userID) <= maxPlainUserID && !strings.ContainsAny(userID, "{}") {
 		return rs.index.Key(userID)
