@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"strconv"
 	"sync"
@@ -47,15 +48,20 @@ func batchScript(single string) *store.Script {
 	return store.NewScript("local function one(KEYS, ARGV)\n" + single + "\nend\n" + batchDriver)
 }
 
+//go:embed gcra_batch.lua
+var gcraBatchLua string
+
 var (
 	allowBatchScript = batchScript(allowLua)
-	gcraBatchScript  = batchScript(gcraLua)
+	gcraBatchScript  = store.NewScript(gcraBatchLua)
 )
 
 // batcher groups concurrent decisions of one limiter. There is no
-// goroutine of its own: the caller that finds no batch in flight (the
-// leader) sends its own decision together with every decision queued so
-// far, then hands the lead to the oldest decision still queued, if any.
+// goroutine of its own: a caller that finds fewer than maxInflight batches
+// in flight (a leader) sends its own decision together with every decision
+// queued so far, then hands the lead to the oldest decision still queued,
+// if any. Redis runs each batch's script atomically, so batches in flight
+// at once are simply two concurrent script calls.
 type batcher struct {
 	l        *Limiter
 	script   *store.Script
@@ -65,7 +71,7 @@ type batcher struct {
 
 	mu       sync.Mutex
 	pending  []*call
-	inflight bool
+	inflight int // batches in flight, at most maxInflight
 }
 
 type call struct {
@@ -78,6 +84,13 @@ type call struct {
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+// maxInflight is the number of batches of one limiter in flight at once.
+// With one, Redis idles while the client writes a batch and reads its reply
+// and the next batch cannot start; with two, the next batch forms and is
+// sent while the previous one runs (measured: 7.8 µs per decision at 64
+// callers with one, 6.4 with two, 6.5 with four; docs/ratelimit.md).
+const maxInflight = 2
 
 func newBatcher(l *Limiter, size int) *batcher {
 	if size <= 0 {
@@ -108,7 +121,7 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 	c := callPool.Get().(*call)
 	c.keys, c.n, c.res, c.err, c.lead = keys, n, res, nil, false
 	bt.mu.Lock()
-	if bt.inflight {
+	if bt.inflight >= maxInflight {
 		bt.pending = append(bt.pending, c)
 		bt.mu.Unlock()
 		<-c.done
@@ -117,9 +130,10 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 			callPool.Put(c)
 			return err
 		}
-		bt.mu.Lock() // promoted: the lead, and the in-flight slot, are ours
+		bt.mu.Lock() // promoted: the lead, and an in-flight slot, are ours
+	} else {
+		bt.inflight++
 	}
-	bt.inflight = true
 	batch := make([]*call, 0, min(len(bt.pending)+1, bt.size))
 	batch = append(batch, c)
 	k := min(len(bt.pending), bt.size-1)
@@ -142,7 +156,7 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 		bt.mu.Unlock()
 		next.done <- struct{}{}
 	} else {
-		bt.inflight = false
+		bt.inflight--
 		bt.mu.Unlock()
 	}
 	err := c.err

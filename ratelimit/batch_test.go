@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -142,4 +143,62 @@ func TestBatch_on_cluster_falls_back_to_single_decisions(t *testing.T) {
 	}
 	t.Logf("batching turned off after CROSSSLOT: %v; decisions sent in shared batches: %d",
 		ratelimit.BatchingOff(l), ratelimit.Batched(l))
+}
+
+// TestBatch_GCRA_matches_single_decisions runs rounds of concurrent
+// decisions on distinct keys (so that their order within a round does not
+// matter) through a batched single-GCRA limiter, which uses its own batch
+// script, and the same decisions one by one through an unbatched limiter
+// with the same clock, and requires the same result for each: random costs
+// including 0 (inspect) and more than the burst (never), with the clock
+// moving between rounds.
+func TestBatch_GCRA_matches_single_decisions(t *testing.T) {
+	_, s := newRedis(t)
+	lim := ratelimit.Per(10, time.Second).WithBurst(4)
+	batched, bc := newLimiter(t, s, ratelimit.Options{Name: "gb", Limits: []ratelimit.Limit{lim}, Batch: true})
+	single, sc := newLimiter(t, s, ratelimit.Options{Name: "gs", Limits: []ratelimit.Limit{lim}})
+	rng := rand.New(rand.NewPCG(3, 9))
+	now := base
+	for round := range 40 {
+		now = now.Add(time.Duration(rng.IntN(300_000)) * time.Microsecond)
+		bc.set(now)
+		sc.set(now)
+		costs := make([]int, 48)
+		for i := range costs {
+			costs[i] = []int{0, 1, 1, 1, 2, 3, 4, 5}[rng.IntN(8)]
+		}
+		got := make([]*ratelimit.Result, len(costs))
+		var wg sync.WaitGroup
+		for i, n := range costs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := batched.AllowN(context.Background(), "c"+strconv.Itoa(i), n)
+				if err != nil || res.Source != ratelimit.SourceRedis {
+					t.Errorf("%+v %v", res, err)
+					return
+				}
+				got[i] = res
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		for i, n := range costs {
+			want, err := single.AllowN(context.Background(), "c"+strconv.Itoa(i), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got[i]
+			if g.Allowed != want.Allowed || g.Remaining != want.Remaining ||
+				g.RetryAfter != want.RetryAfter || g.ResetAfter != want.ResetAfter {
+				t.Fatalf("round %d, client %d, cost %d: batched %+v, single %+v", round, i, n, g, want)
+			}
+		}
+	}
+	if ratelimit.Batched(batched) == 0 {
+		t.Fatal("no decision was batched; the test proves nothing")
+	}
+	t.Logf("%d of %d decisions went in shared batches", ratelimit.Batched(batched), 40*48)
 }
