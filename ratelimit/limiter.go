@@ -112,8 +112,8 @@ type Options struct {
 	// keep it fast (a counter increment).
 	OnDecision func(Decision)
 	// Batch makes concurrent decisions of this limiter share script calls:
-	// while one call is in flight, the decisions that arrive queue up and
-	// go to Redis together, in one script run that decides each of them
+	// while calls are in flight (up to two at once), the decisions that
+	// arrive queue up and go to Redis together, in one script run that decides each of them
 	// exactly as if alone (each all or nothing, in arrival order). A lone
 	// caller is not delayed. It multiplies throughput under concurrency.
 	// On Redis Cluster a batch whose keys span slots is refused with
