@@ -189,10 +189,8 @@ func median(d []time.Duration) time.Duration {
 }
 
 // BenchmarkAutoPipeline64 compares, at 64 goroutines, the Store on a plain
-// client, the Store with Options{AutoPipeline: true} (go-redis's blocking
-// AutoPipeliner), and the Store prototype of a context-honouring
-// alternative (asyncAPStore, in storetest_test.go): the deferred
-// AsyncAutoPipeline with Submit and AutoFuture.WaitContext(ctx).
+// client with the Store under Options{AutoPipeline: true} (go-redis's
+// deferred AsyncAutoPipeline, waited with AutoFuture.WaitContext).
 func BenchmarkAutoPipeline64(b *testing.B) {
 	srv := redistest.Start(b)
 	newClient := func() *redis.Client {
@@ -206,13 +204,6 @@ func BenchmarkAutoPipeline64(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { apStore.Close() })
-	asyncClient := newClient()
-	async, err := asyncClient.AsyncAutoPipeline()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { async.Close() })
-	proto := &asyncAPStore{Store: goredis.New(asyncClient), ap: async}
 	ctx := context.Background()
 	if err := plain.Set(ctx, "bench:k", []byte("v"), 0); err != nil {
 		b.Fatal(err)
@@ -226,9 +217,6 @@ func BenchmarkAutoPipeline64(b *testing.B) {
 		})
 		b.Run(op.name+"/autopipeline", func(b *testing.B) {
 			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, apStore) })
-		})
-		b.Run(op.name+"/async-waitctx", func(b *testing.B) {
-			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, proto) })
 		})
 	}
 }

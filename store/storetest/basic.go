@@ -30,6 +30,7 @@ var basicTests = []subtest{
 	{"KeyAtLimit", testKeyAtLimit},
 	{"InvalidTTL", testInvalidTTL},
 	{"Ping", testPing},
+	{"ClosedStore", testClosedStore},
 }
 
 func mustSet(t *testing.T, s store.Store, key string, val []byte, ttl time.Duration) {
@@ -311,5 +312,40 @@ func testPing(t *testing.T, r *runner) {
 	}
 	if err := pg.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// After Close, a store.Closer fails every call with store.ErrClosed, as the
+// Closer contract says, and ends its subscriptions.
+func testClosedStore(t *testing.T, r *runner) {
+	s, p := r.store(t)
+	c, ok := s.(store.Closer)
+	if !ok {
+		t.Skip("store is not a store.Closer")
+	}
+	ctx := t.Context()
+	sub, err := s.Subscribe(ctx, []string{p + "ch"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, _, err := s.Get(ctx, p+"k"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Get after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Set(ctx, p+"k", []byte("v"), 0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Set after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.Eval(ctx, store.NewScript("return 1"), nil); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Eval after Close: %v, want ErrClosed", err)
+	}
+	select {
+	case _, open := <-sub.Messages():
+		for open {
+			_, open = <-sub.Messages()
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a subscription outlived Close of its store")
 	}
 }

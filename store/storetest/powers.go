@@ -16,6 +16,7 @@ var doerTests = []subtest{
 	{"Replies", testDoReplies},
 	{"ErrorReply", testDoErrorReply},
 	{"NoCommand", testDoNoCommand},
+	{"RefusesConnectionState", testDoRefusesConnectionState},
 }
 
 var pipelinerTests = []subtest{
@@ -98,6 +99,29 @@ func testDoNoCommand(t *testing.T, r *runner) {
 	d := doer(t, s)
 	if _, err := d.Do(t.Context()); err == nil {
 		t.Fatal("Do() without a command succeeded")
+	}
+}
+
+// A pooled connection left inside MULTI (or subscribed, or on another
+// database) would answer the next user's commands wrongly: Do must refuse
+// such commands, and the store must keep working afterwards.
+func testDoRefusesConnectionState(t *testing.T, r *runner) {
+	s, p := r.store(t)
+	d := doer(t, s)
+	for _, cmd := range []string{"MULTI", "watch", "SUBSCRIBE", "SELECT"} {
+		args := []any{cmd}
+		if cmd != "MULTI" {
+			args = append(args, p+"x")
+		}
+		if _, err := d.Do(t.Context(), args...); err == nil {
+			t.Errorf("Do(%s) was accepted", cmd)
+		}
+	}
+	for i := 0; i < 4; i++ { // every pooled connection still answers normally
+		mustSet(t, s, p+"k", []byte("v"), 0)
+		if v, found := mustGet(t, s, p+"k"); !found || string(v) != "v" {
+			t.Fatalf("Get after refused commands = %q, %v", v, found)
+		}
 	}
 }
 
