@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Reply documents how every Store normalises Redis replies, whichever client
@@ -86,4 +87,18 @@ func Int64s(v any, min int) ([]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// PTTL interprets a PTTL reply in milliseconds as Store.TTL reports it: -2
+// (missing) is (0, false), -1 (no expiry) is (NoExpiry, true). Backends
+// share it so that they cannot drift apart.
+func PTTL(ms int64) (time.Duration, bool) {
+	switch {
+	case ms == -2:
+		return 0, false
+	case ms == -1:
+		return NoExpiry, true
+	default:
+		return time.Duration(ms) * time.Millisecond, true
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rediware/rediware/store"
 )
@@ -86,4 +87,21 @@ func ExampleNewScript() {
 	s := store.NewScript("return redis.call('GET', KEYS[1])")
 	fmt.Println(s.SHA1())
 	// Output: d3c21d0c2b9ca22f82737626a27bcaf5d288f99f
+}
+
+func TestPTTL(t *testing.T) {
+	for _, tc := range []struct {
+		ms    int64
+		ttl   time.Duration
+		found bool
+	}{
+		{-2, 0, false},
+		{-1, store.NoExpiry, true},
+		{0, 0, true},
+		{1500, 1500 * time.Millisecond, true},
+	} {
+		if ttl, found := store.PTTL(tc.ms); ttl != tc.ttl || found != tc.found {
+			t.Errorf("PTTL(%d) = %v, %v; want %v, %v", tc.ms, ttl, found, tc.ttl, tc.found)
+		}
+	}
 }

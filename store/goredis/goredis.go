@@ -276,15 +276,8 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 	if err := s.process(ctx, cmd); err != nil {
 		return 0, false, err
 	}
-	v := cmd.Val()
-	switch {
-	case v == -2:
-		return 0, false, nil
-	case v == -1:
-		return store.NoExpiry, true, nil
-	default:
-		return time.Duration(v) * time.Millisecond, true, nil
-	}
+	ttl, found := store.PTTL(cmd.Val())
+	return ttl, found, nil
 }
 
 // Eval implements store.Store: EVALSHA, and EVAL once on NOSCRIPT.

@@ -268,16 +268,11 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 		return 0, false, err
 	}
 	ms, err := store.Int64(v)
-	switch {
-	case err != nil:
+	if err != nil {
 		return 0, false, err
-	case ms == -2:
-		return 0, false, nil
-	case ms == -1:
-		return store.NoExpiry, true, nil
-	default:
-		return time.Duration(ms) * time.Millisecond, true, nil
 	}
+	ttl, found := store.PTTL(ms)
+	return ttl, found, nil
 }
 
 // Eval implements store.Store: EVALSHA, and EVAL once on NOSCRIPT. Any
