@@ -44,7 +44,12 @@
 //     Options.MaxAttempts (counted in Redis, so a poison entry that
 //     crashes workers is counted too) the write is copied to the
 //     dead-letter stream "{wb:Name}:dead" with its value, error and
-//     attempt count, and acknowledged.
+//     attempt count, and acknowledged. The dead-letter stream keeps its
+//     newest Options.DeadLetterMaxLen entries (default 10,000; negative:
+//     unbounded) and, with Options.DeadLetterMaxAge, none older; both
+//     trims run when a dead letter is added. The queue's own stream is
+//     never trimmed: an entry leaves it only by the XDEL that follows its
+//     XACK.
 //   - Shutdown: Close stops new writes and lets the workers (or itself,
 //     if none runs) apply everything queued, then Run returns nil. Close
 //     returns at its context's end even if a Redis call hangs.

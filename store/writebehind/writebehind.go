@@ -169,9 +169,26 @@ type Options[V any] struct {
 	// WriteWithID. Default: 10 minutes.
 	DedupWindow time.Duration
 
+	// DeadLetterMaxLen bounds the dead-letter stream "{wb:Name}:dead":
+	// adding a dead letter trims the stream to its newest DeadLetterMaxLen
+	// entries, so a database that rejects every write for days cannot
+	// fill Redis's memory. Trimming is exact (dead letters are rare, so
+	// the cost is nil), and happens only when a dead letter is added.
+	// Negative means unbounded. Default: DefaultDeadLetterMaxLen.
+	DeadLetterMaxLen int64
+
+	// DeadLetterMaxAge, if positive, also drops dead letters older than
+	// this (by the time in their stream ID, Redis's clock) whenever a
+	// dead letter is added. Default: 0, no age bound.
+	DeadLetterMaxAge time.Duration
+
 	// Hook, if set, receives an Event for every step of every write.
 	Hook func(Event)
 }
+
+// DefaultDeadLetterMaxLen is the default Options.DeadLetterMaxLen: at a
+// few hundred bytes per dead letter, about a few megabytes of Redis memory.
+const DefaultDeadLetterMaxLen = 10_000
 
 // Queue is a durable write-behind queue over Redis Streams. It is safe for
 // concurrent use. Write from anywhere; run workers with Run; stop them
@@ -241,6 +258,14 @@ func New[V any](s store.Store, apply Apply[V], opts Options[V]) (*Queue[V], erro
 	if o.DedupWindow <= 0 {
 		o.DedupWindow = 10 * time.Minute
 	}
+	if o.DeadLetterMaxLen == 0 {
+		o.DeadLetterMaxLen = DefaultDeadLetterMaxLen
+	}
+	if o.DeadLetterMaxAge < 0 {
+		o.DeadLetterMaxAge = 0
+	} else if o.DeadLetterMaxAge > 0 && o.DeadLetterMaxAge < time.Millisecond {
+		o.DeadLetterMaxAge = time.Millisecond // the script counts in ms; 0 there means none
+	}
 	ks := store.Keyspace{Prefix: "wb"}
 	return &Queue[V]{
 		s: s, x: x, apply: apply, o: o, codec: o.Codec, ks: ks,
@@ -260,7 +285,9 @@ func (q *Queue[V]) Stream() string { return q.stream }
 
 // DeadLetters returns the key of the queue's dead-letter stream, whose
 // entries have the fields k (key), s (seq), i (idempotency key), v (the
-// encoded value), err and attempts.
+// encoded value), err and attempts. The stream keeps the newest
+// Options.DeadLetterMaxLen entries (and none older than
+// Options.DeadLetterMaxAge, if set): read it, or XDEL what was handled.
 func (q *Queue[V]) DeadLetters() string { return q.dead }
 
 func (q *Queue[V]) emit(e Event) {
@@ -657,7 +684,8 @@ func (q *Queue[V]) finish(ctx context.Context, entryID, key, seq, id string, dea
 		}
 	}
 	_, err := q.s.Eval(ctx, finishScript, []string{q.stream, q.latest, q.tries, q.dead, q.ks.Key(q.o.Name, "done", key)},
-		q.o.Group, entryID, key, seq, flag, msg, id, finishedTTL.Milliseconds())
+		q.o.Group, entryID, key, seq, flag, msg, id, finishedTTL.Milliseconds(),
+		max(q.o.DeadLetterMaxLen, 0), q.o.DeadLetterMaxAge.Milliseconds())
 	if err != nil {
 		q.emit(Event{Kind: Failed, Key: key, ID: id, EntryID: entryID, Err: err})
 		return false
