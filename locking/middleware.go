@@ -34,7 +34,8 @@ const (
 )
 
 // RouteLock is a middleware that lets one request at a time run per lock
-// key, the key being made of the request method, the matched route pattern,
+// key, the key being made of the request method (HEAD counting as GET, whose
+// handler it runs), the matched route pattern,
 // chosen URL parameters and, optionally, a caller-supplied part such as the
 // user ID. Other requests for the same key get 409 Conflict with
 // Retry-After (fail-fast, the default) or wait a bounded time first.
@@ -204,7 +205,8 @@ func (m *RouteLock) Handler(next http.Handler) http.Handler {
 // maxKeyPart is the length past which a route key is replaced by its hash.
 const maxKeyPart = 512
 
-// routeKey builds "METHOD pattern?p1=v1&p2=v2#part", with the values
+// routeKey builds "METHOD pattern?p1=v1&p2=v2#part" (HEAD counting as
+// GET), with the values
 // query-escaped so that no value can imitate a separator, or
 // "sha256 <hex>" of that when it is longer than maxKeyPart.
 func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (string, error)) (string, error) {
@@ -214,8 +216,14 @@ func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (str
 		// that "/jobs/%78" and "/jobs/./x" are the lock of "/jobs/x".
 		pattern = path.Clean("/" + r.URL.Path)
 	}
+	method := r.Method
+	if method == http.MethodHead {
+		// A HEAD is a GET without the body: the same handler (ServeMux's
+		// "GET /x" serves both) on the same resource, so the same lock.
+		method = http.MethodGet
+	}
 	var b strings.Builder
-	b.WriteString(r.Method)
+	b.WriteString(method)
 	b.WriteByte(' ')
 	b.WriteString(pattern)
 	for i, name := range params {

@@ -145,6 +145,42 @@ func TestRouteLock_ServeMux(t *testing.T) {
 	<-first
 }
 
+func TestRouteLock_HEAD_contends_with_GET_on_the_same_route(t *testing.T) {
+	// A HEAD is a GET without the body: it runs the same handler on the
+	// same resource, so it must take the same lock.
+	_, s := server(t)
+	locker := locking.New(s)
+	b := newBlocker()
+	mux := http.NewServeMux() // "GET /reports/{id}" also serves HEAD
+	mux.Handle("GET /reports/{id}", locking.Middleware(locker, 3*time.Second, "id")(b))
+	r := chi.NewRouter() // chi: a GET route and a HEAD route on one pattern
+	rl := &locking.RouteLock{Locker: locker, TTL: 3 * time.Second, Params: []string{"id"}}
+	r.With(rl.Handler).Get("/docs/{id}", b.ServeHTTP)
+	r.With(rl.Handler).Head("/docs/{id}", b.ServeHTTP)
+
+	for _, tc := range []struct {
+		name          string
+		h             http.Handler
+		path          string
+		first, second string
+	}{
+		{"ServeMux GET then HEAD", mux, "/reports/1", "GET", "HEAD"},
+		{"ServeMux HEAD then GET", mux, "/reports/2", "HEAD", "GET"},
+		{"chi GET then HEAD", r, "/docs/1", "GET", "HEAD"},
+		{"chi HEAD then GET", r, "/docs/2", "HEAD", "GET"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := serve(tc.h, httptest.NewRequest(tc.first, tc.path, nil))
+			<-b.entered
+			wantConflict(t, do(tc.h, tc.second, tc.path), 3*time.Second)
+			b.release <- struct{}{}
+			if w := <-first; w.Code != http.StatusNoContent {
+				t.Fatalf("first = %d", w.Code)
+			}
+		})
+	}
+}
+
 func TestRouteLock_KeyFunc_serialises_per_user(t *testing.T) {
 	_, s := server(t)
 	b := newBlocker()
