@@ -2,6 +2,7 @@ package goredis_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -188,35 +189,47 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
-// BenchmarkAutoPipeline64 compares, at 64 goroutines, the Store on a plain
-// client with the Store under Options{AutoPipeline: true} (go-redis's
-// deferred AsyncAutoPipeline, waited with AutoFuture.WaitContext).
-func BenchmarkAutoPipeline64(b *testing.B) {
+// BenchmarkAutoPipeline compares the Store on a plain client with the
+// Store under Options{AutoPipeline: true} at several AutoPipelineInFlight
+// settings, with 1 and with 64 goroutines.
+func BenchmarkAutoPipeline(b *testing.B) {
 	srv := redistest.Start(b)
 	newClient := func() *redis.Client {
-		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, PoolSize: 64})
 		b.Cleanup(func() { c.Close() })
 		return c
 	}
-	plain := goredis.New(newClient())
-	apStore, err := goredis.NewWithOptions(newClient(), goredis.Options{AutoPipeline: true})
-	if err != nil {
-		b.Fatal(err)
+	type stack struct {
+		name string
+		s    *goredis.Store
 	}
-	b.Cleanup(func() { apStore.Close() })
+	stacks := []stack{{"plain", goredis.New(newClient())}}
+	for _, n := range []int{1, 2, 4, 8} {
+		s, err := goredis.NewWithOptions(newClient(), goredis.Options{AutoPipeline: true, AutoPipelineInFlight: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		stacks = append(stacks, stack{fmt.Sprintf("auto%d", n), s})
+	}
 	ctx := context.Background()
-	if err := plain.Set(ctx, "bench:k", []byte("v"), 0); err != nil {
+	if err := stacks[0].s.Set(ctx, "bench:k", []byte("v"), 0); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := plain.Eval(ctx, benchScript, []string{"bench:n"}); err != nil {
+	if _, err := stacks[0].s.Eval(ctx, benchScript, []string{"bench:n"}); err != nil {
 		b.Fatal(err)
 	}
 	for _, op := range benchOps() {
-		b.Run(op.name+"/plain", func(b *testing.B) {
-			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, plain) })
-		})
-		b.Run(op.name+"/autopipeline", func(b *testing.B) {
-			runBench(b, true, func(ctx context.Context) error { return op.store(ctx, apStore) })
-		})
+		for _, par := range []bool{false, true} {
+			g := "1"
+			if par {
+				g = "64"
+			}
+			for _, st := range stacks {
+				b.Run(op.name+"/g"+g+"/"+st.name, func(b *testing.B) {
+					runBench(b, par, func(ctx context.Context) error { return op.store(ctx, st.s) })
+				})
+			}
+		}
 	}
 }

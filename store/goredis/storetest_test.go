@@ -92,7 +92,20 @@ func TestConformance_redis_AutoPipeline(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close(); c.Close() })
 		return s
-	}, serverHooks(srv), knownAutoPipelineBugs)
+	}, serverHooks(srv))
+}
+
+func TestConformance_cluster_AutoPipeline(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(); c.Close() })
+		return s
+	}, storetest.WithCluster())
 }
 
 func TestConformance_cluster(t *testing.T) {
