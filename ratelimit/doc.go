@@ -32,6 +32,9 @@
 // and an RFC 9457 problem+json body. A request for which the key function
 // finds no key (ByHeader without the header, ByUser for an anonymous user)
 // passes unlimited: stack a ByIP limiter or use FirstOf to cover it.
+// Stacked limiters are separate decisions (the outer one has charged a
+// request the inner one denies); [Limiter.With] decides a global and a
+// route limit at once instead.
 // [Limiter.AllowN] refuses an empty key with ErrInvalidKey.
 //
 // Usage:
@@ -45,21 +48,23 @@
 //		return fmt.Errorf("too many attempts, retry in %v", res.RetryAfter)
 //	}
 //
-//	// A global limit per client address, and a tighter one on one route:
+//	// A global limit per client address, and a tighter one on one route,
+//	// decided together there (Limiter.With), so that a search the route
+//	// limit denies costs the global budget nothing:
 //	ip := &middleware.ClientIP{TrustedProxies: proxies}
+//	byIP := ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(ip)}
 //	global, _ := ratelimit.NewWithOptions(s, ratelimit.Options{
 //		Name:   "global",
 //		Limits: []ratelimit.Limit{ratelimit.PerSecond(20).WithBurst(40), ratelimit.PerHour(5000)},
 //	})
-//	search, _ := ratelimit.NewWithOptions(s, ratelimit.Options{
-//		Name:   "search",
-//		Limits: []ratelimit.Limit{ratelimit.PerMinute(30).WithName("search")},
-//	})
+//	search, _ := global.With(ratelimit.PerMinute(30).WithName("search"))
 //	r := chi.NewRouter()
-//	r.Use(ratelimit.Middleware(global, ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(ip)}))
-//	r.With(ratelimit.Middleware(search, ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(ip)})).
-//		Get("/search", searchHandler)
+//	r.Group(func(r chi.Router) {
+//		r.Use(ratelimit.Middleware(global, byIP))
+//		r.Get("/", home) // every route without a tighter limit
+//	})
+//	r.With(ratelimit.Middleware(search, byIP)).Get("/search", searchHandler)
 //
 //	// With http.ServeMux, wrap one handler:
-//	mux.Handle("GET /search", ratelimit.Middleware(search, ratelimit.MiddlewareOptions{})(searchHandler))
+//	mux.Handle("GET /search", ratelimit.Middleware(search, byIP)(searchHandler))
 package ratelimit

@@ -115,3 +115,39 @@ func ExamplePerMinute() {
 	// 10 per 1s (tb, burst 50)
 	// 5 per 200ms (swl)
 }
+
+// A global limit on every route and a tighter one on /search, decided
+// together on /search: a search the route policy denies costs the global
+// budget nothing, unlike two stacked middlewares.
+func ExampleLimiter_With() {
+	s, done := exampleStore()
+	defer done()
+
+	global, _ := ratelimit.NewWithOptions(s, ratelimit.Options{
+		Name: "api", Limits: []ratelimit.Limit{ratelimit.PerMinute(100).WithName("global")},
+	})
+	search, _ := global.With(ratelimit.PerMinute(1).WithName("search"))
+	byIP := ratelimit.MiddlewareOptions{Key: ratelimit.ByIP(&middleware.ClientIP{})}
+
+	r := chi.NewRouter()
+	r.Group(func(r chi.Router) { // the global limiter on every route but /search
+		r.Use(ratelimit.Middleware(global, byIP))
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("home")) })
+	})
+	// global and search, all or nothing
+	r.With(ratelimit.Middleware(search, byIP)).
+		Get("/search", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("results")) })
+
+	for _, path := range []string{"/search", "/search", "/search", "/"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = "192.0.2.1:4321"
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		fmt.Printf("%s %d %q\n", path, w.Code, w.Header().Values("RateLimit"))
+	}
+	// Output:
+	// /search 200 ["\"global\";r=99;t=1, \"search\";r=0;t=60"]
+	// /search 429 ["\"global\";r=99;t=1, \"search\";r=0;t=60"]
+	// /search 429 ["\"global\";r=99;t=1, \"search\";r=0;t=60"]
+	// / 200 ["\"global\";r=98;t=2"]
+}

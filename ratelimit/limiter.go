@@ -141,6 +141,7 @@ type Limiter struct {
 	hook     func(Decision)
 	script   *store.Script
 	batch    *batcher // nil unless Options.Batch
+	opts     Options  // as given, for With
 
 	bufs sync.Pool // *evalBuf
 
@@ -181,7 +182,9 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 		breaker: opts.Breaker,
 		timeout: opts.Timeout,
 		hook:    opts.OnDecision,
+		opts:    opts,
 	}
+	l.opts.Limits = nil
 	if l.name == "" {
 		l.name = "default"
 	}
@@ -244,6 +247,40 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 		return b
 	}
 	return l, nil
+}
+
+// With returns a limiter that decides l's policies and limits together, in
+// one script call, all or nothing: a request that any of them denies
+// consumes nothing in any of them. It has l's name and options and shares
+// l's breaker and local fallback, so l's policies keep one budget per
+// client whichever of the two limiters decides.
+//
+// Use it for a route with a tighter limit on top of a global one: put the
+// global limiter on the other routes and the With limiter alone on the
+// route. Stacking two middlewares instead (a global r.Use and a route
+// r.With) makes two decisions, and the global one has already charged a
+// request when the route one denies it.
+//
+//	global, _ := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "api", Limits: globalLimits})
+//	search, _ := global.With(ratelimit.PerMinute(30).WithName("search"))
+//	r.Group(func(r chi.Router) {
+//		r.Use(ratelimit.Middleware(global, byIP))
+//		r.Get("/", home)
+//	})
+//	r.With(ratelimit.Middleware(search, byIP)).Get("/search", searchHandler)
+//
+// The policy names of limits must differ from l's (ErrInvalidLimit).
+func (l *Limiter) With(limits ...Limit) (*Limiter, error) {
+	o := l.opts
+	o.Limits = append(append(make([]Limit, 0, len(l.limits)+len(limits)), l.limits...), limits...)
+	o.Breaker = l.breaker
+	w, err := NewWithOptions(l.s, o)
+	if err != nil {
+		return nil, err
+	}
+	w.local = l.local
+	w.nowHook = l.nowHook
+	return w, nil
 }
 
 // Name returns the limiter's name.

@@ -67,7 +67,10 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 //
 // Stacked limiters (a global one with r.Use and a route one with r.With)
 // each add their policies to the RateLimit and RateLimit-Policy fields;
-// give them different names (Options.Name and Limit.Name).
+// give them different names (Options.Name and Limit.Name). They are two
+// decisions: the outer one has charged a request when the inner one denies
+// it. To charge nothing for a denied request, decide both limits at once
+// with a limiter built by Limiter.With (see there).
 func Middleware(l *Limiter, opts MiddlewareOptions) func(http.Handler) http.Handler {
 	if l == nil {
 		panic("ratelimit: Middleware with a nil Limiter")
