@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -132,6 +133,10 @@ type Cache[V any] struct {
 	o     Options[V] // with defaults applied
 	ks    store.Keyspace
 	sf    singleflight.Group
+
+	refreshMu sync.Mutex
+	refreshed map[uint64]func(ctx context.Context, key string) // OnRefresh listeners
+	nextID    uint64
 }
 
 // New returns a Cache over s. It does not contact Redis.

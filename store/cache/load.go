@@ -110,19 +110,33 @@ func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V
 
 // fill loads the value and writes it. It runs once per key at a time.
 func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
+	e, _, err := c.fillEntry(ctx, key, fk, load, ttl, tags, l, degraded)
+	return e, err
+}
+
+// fillEntry is fill, also reporting whether it wrote the entry to Redis
+// (rather than finding another instance's fill, or losing to a newer
+// write).
+func (c *Cache[V]) fillEntry(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (_ Entry[V], written bool, _ error) {
+	// An early refresh (l.state == stateHit) finds the entry it refreshes
+	// in Redis: only an entry with another stamp is someone else's fill.
+	var skip uint64
+	if l.state == stateHit {
+		skip = l.h.stamp
+	}
 	if !degraded && c.o.FillLock {
-		e, filled, release := c.acquireFill(ctx, key, fk)
+		e, filled, release := c.acquireFill(ctx, key, fk, skip)
 		if filled {
-			return e, nil
+			return e, false, nil
 		}
 		defer release()
-	} else if !degraded && l.state != stateHit { // stateHit: an early refresh
+	} else if !degraded && l.state != stateHit {
 		// A caller that missed just before the previous load of this key
 		// finished starts a new flight: read once more before loading
 		// again. A round trip is cheaper than a second load.
-		if e, ok := c.readFilled(ctx, key, fk); ok {
+		if e, ok := c.readFilled(ctx, key, fk, 0); ok {
 			c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "fill", Key: key})
-			return e, nil
+			return e, false, nil
 		}
 	}
 	var stamps []tagStamp
@@ -144,7 +158,7 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 	c.emit(Event{Tier: TierLoader, Kind: Load, Op: "load", Key: key, Duration: delta, Err: err})
 	notFound := errors.Is(err, ErrNotFound)
 	if err != nil && !notFound {
-		return Entry[V]{}, err
+		return Entry[V]{}, false, err
 	}
 	if notFound {
 		var zero V
@@ -152,18 +166,18 @@ func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl
 		if !degraded && c.o.NegativeTTL > 0 {
 			e.Expiry, e.Size = c.write(ctx, key, fk, zero, true, c.o.NegativeTTL, delta, stamps, tags, l)
 		}
-		return e, nil
+		return e, !e.Expiry.IsZero(), nil
 	}
 	e := Entry[V]{Value: v, Tags: tags}
 	if degraded {
-		return e, nil
+		return e, false, nil
 	}
 	rttl, err := c.ttl(ttl)
 	if err != nil {
-		return e, err
+		return e, false, err
 	}
 	e.Expiry, e.Size = c.write(ctx, key, fk, v, false, rttl, delta, stamps, tags, l)
-	return e, nil
+	return e, !e.Expiry.IsZero(), nil
 }
 
 // write stores a loaded value unless a newer write won meanwhile: SET NX
@@ -244,16 +258,57 @@ func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], 
 		}()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
 		defer cancel()
-		return c.fill(lctx, key, fk, load, ttl, tags, l, false)
+		e, written, err := c.fillEntry(lctx, key, fk, load, ttl, tags, l, false)
+		if written {
+			c.notifyRefreshed(lctx, key)
+		}
+		return e, err
 	})
+}
+
+// OnRefresh registers f to be called after an early refresh (XFetch, see
+// Options.Beta) has written a new entry for key to Redis, on the
+// refreshing goroutine, under the refresh's context. It is not called for
+// fills after a miss (no instance can hold a live copy of an entry that is
+// missing from Redis), nor when the refresh lost to a newer write or found
+// another instance's fill. store/tiered uses it to drop the refreshed key
+// from every instance's local tier, as a write does. It returns a function
+// that removes f.
+func (c *Cache[V]) OnRefresh(f func(ctx context.Context, key string)) (remove func()) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if c.refreshed == nil {
+		c.refreshed = make(map[uint64]func(context.Context, string))
+	}
+	c.nextID++
+	id := c.nextID
+	c.refreshed[id] = f
+	return func() {
+		c.refreshMu.Lock()
+		delete(c.refreshed, id)
+		c.refreshMu.Unlock()
+	}
+}
+
+func (c *Cache[V]) notifyRefreshed(ctx context.Context, key string) {
+	c.refreshMu.Lock()
+	fs := make([]func(context.Context, string), 0, len(c.refreshed))
+	for _, f := range c.refreshed {
+		fs = append(fs, f)
+	}
+	c.refreshMu.Unlock()
+	for _, f := range fs {
+		f(ctx, key)
+	}
 }
 
 // acquireFill takes the cross-instance fill lock for key, or waits for the
 // instance that holds it to fill the entry. filled reports that the entry
-// was filled by another instance meanwhile (e holds it). Otherwise the
+// was filled by another instance meanwhile (e holds it); an entry stamped
+// skip (the one an early refresh replaces) does not count. Otherwise the
 // caller loads, and calls release when done. If Redis fails or the wait
 // exceeds Options.FillWait, the caller loads without the lock.
-func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V], filled bool, release func()) {
+func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string, skip uint64) (e Entry[V], filled bool, release func()) {
 	noop := func() {}
 	lk := c.o.Prefix + "~fill:" + key
 	var tb [16]byte
@@ -280,7 +335,7 @@ func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V],
 				}
 			}
 			// Another instance may have filled and released just before.
-			if e, ok := c.readFilled(ctx, key, fk); ok {
+			if e, ok := c.readFilled(ctx, key, fk, skip); ok {
 				release()
 				c.emit(Event{Tier: TierRedis, Kind: Hit, Op: "fill_lock", Key: key})
 				return e, true, noop
@@ -300,19 +355,19 @@ func (c *Cache[V]) acquireFill(ctx context.Context, key, fk string) (e Entry[V],
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
-		if e, ok := c.readFilled(ctx, key, fk); ok {
+		if e, ok := c.readFilled(ctx, key, fk, skip); ok {
 			c.emit(Event{Tier: TierRedis, Kind: LockWait, Op: "fill_lock", Key: key, Duration: time.Since(start)})
 			return e, true, noop
 		}
 	}
 }
 
-// readFilled reads a valid entry, quietly.
-func (c *Cache[V]) readFilled(ctx context.Context, key, fk string) (Entry[V], bool) {
+// readFilled reads a valid entry not stamped skip (0: any), quietly.
+func (c *Cache[V]) readFilled(ctx context.Context, key, fk string, skip uint64) (Entry[V], bool) {
 	ctx, cancel := c.redisCtx(ctx)
 	defer cancel()
 	l, err := c.fetch(ctx, "fill_lock", key, fk)
-	if err != nil || l.state != stateHit {
+	if err != nil || l.state != stateHit || (skip != 0 && l.h.stamp == skip) {
 		return Entry[V]{}, false
 	}
 	e, err := c.entry(&l.h)
