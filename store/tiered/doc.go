@@ -14,7 +14,10 @@
 //   - Every write and invalidation (Set, Delete, Invalidate,
 //     InvalidateTags, InvalidatePattern, WriteThrough, WriteAround) is
 //     applied to this instance's local tier at once and then published to
-//     every instance. The writer's own instance skips the echo.
+//     every instance. The writer's own instance skips the echo. So is an
+//     early refresh (XFetch) once it has written the new value to Redis
+//     (cache.Cache.OnRefresh), so that no instance serves the value it
+//     replaced until its local copy expires.
 //   - A read that started before an invalidation arrived cannot put the
 //     old value back into the local tier after it: fills record an epoch
 //     before they read Redis, and are refused if an invalidation of their

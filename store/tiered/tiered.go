@@ -58,6 +58,7 @@ type Cache[V any] struct {
 	ready     chan struct{}
 	once      sync.Once
 	closeOnce sync.Once
+	unlisten  func() // stops hearing of rc's early refreshes
 }
 
 // New returns a two-tier cache over rc, and starts its invalidation
@@ -80,6 +81,12 @@ func New[V any](rc *cache.Cache[V], opts Options[V]) *Cache[V] {
 		rc: rc, s: rc.Store(), local: newLRU[V](o.MaxEntries, o.MaxBytes), o: o, channel: o.Channel,
 		cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), id: rand.Uint64(),
 	}
+	// An early refresh (XFetch) writes a newer value to Redis, as Set
+	// does: drop the key from every local tier, as Set does, or the other
+	// instances would serve the older value until their copies expire.
+	c.unlisten = rc.OnRefresh(func(ctx context.Context, key string) {
+		_ = c.broadcast(ctx, opKeys, []string{key}) // a failed publish is reported to the Hook
+	})
 	clockAcquire()
 	go c.listen(ctx)
 	return c
@@ -94,7 +101,10 @@ func (c *Cache[V]) Ready() <-chan struct{} { return c.ready }
 func (c *Cache[V]) Close() error {
 	c.cancel()
 	<-c.done
-	c.closeOnce.Do(clockRelease)
+	c.closeOnce.Do(func() {
+		c.unlisten()
+		clockRelease()
+	})
 	return nil
 }
 
@@ -274,7 +284,9 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (V, bool, error) {
 
 // GetOrLoad returns the value of key from the local tier, else from Redis,
 // else from load, as cache.Cache.GetOrLoad does (stampede protection,
-// negative caching, early refresh, tags), and keeps it locally.
+// negative caching, early refresh, tags), and keeps it locally. An early
+// refresh that writes a new value drops the key from every instance's
+// local tier, as Set does.
 func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load cache.Loader[V], ttl time.Duration, tags ...string) (V, error) {
 	if v, notFound, ok := c.lookupLocal("get_or_load", key); ok {
 		if notFound {
