@@ -32,7 +32,9 @@
 //     records how long its load took (delta) and when it expires; a hit
 //     refreshes it in the background when -delta*beta*ln(rand()) exceeds
 //     the time left, so a hot key is recomputed by one caller shortly
-//     before expiry instead of by all callers just after.
+//     before expiry instead of by all callers just after. Cache.OnRefresh
+//     hears of every refresh that wrote (store/tiered drops the key from
+//     every local tier then).
 //   - No lost invalidations: fills write with SET NX (or compare-and-set
 //     on the stamp of the entry they replace), so a fill racing a write or
 //     an Invalidate does not put an old value back.
