@@ -269,6 +269,9 @@ func NewWithOptions(s store.Store, opts Options) (*Limiter, error) {
 //	})
 //	r.With(ratelimit.Middleware(search, byIP)).Get("/search", searchHandler)
 //
+// Both decide under the one client key the middleware finds: limits keyed
+// differently (per user and per address) stay in stacked limiters.
+//
 // The policy names of limits must differ from l's (ErrInvalidLimit).
 func (l *Limiter) With(limits ...Limit) (*Limiter, error) {
 	o := l.opts
