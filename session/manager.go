@@ -160,6 +160,7 @@ type Manager struct {
 	store       *RedisStore
 	s           store.Store
 	cfg         Config // with defaults applied
+	codec       scs.Codec
 	userKey     string
 	idle        time.Duration
 	touch       time.Duration
@@ -241,9 +242,14 @@ func NewManager(s store.Store, cfg Config) *Manager {
 
 	sm := scs.New()
 	sm.Store = rs
-	sm.Codec = c.Codec
+	codec := c.Codec
+	switch c.Codec.(type) {
+	case scs.GobCodec, *scs.GobCodec:
+		codec = newGobCodec() // the same bytes, without rebuilding gob's state per call
+	}
+	sm.Codec = codec
 	if c.DecodeCache > 0 {
-		sm.Codec = newCachingCodec(c.Codec, c.DecodeCache)
+		sm.Codec = newCachingCodec(codec, c.DecodeCache)
 	}
 	sm.Lifetime = c.Lifetime
 	sm.IdleTimeout = 0 // enforced by Manager, so that reads need no write
@@ -262,6 +268,7 @@ func NewManager(s store.Store, cfg Config) *Manager {
 		store:          rs,
 		s:              s,
 		cfg:            c,
+		codec:          codec,
 		userKey:        c.UserKey,
 		idle:           c.IdleTimeout,
 		touch:          c.TouchInterval,
@@ -377,7 +384,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 			continue
 		}
 		info := SessionInfo{ID: publicID(e.member), Expiry: e.expiry, Deadline: e.expiry, Current: e.member == cur}
-		if dl, vals, err := m.cfg.Codec.Decode(b); err == nil {
+		if dl, vals, err := m.codec.Decode(b); err == nil {
 			info.Deadline, info.Values = dl, vals
 			info.Expiry = dl
 			if t, ok := vals[TouchedKey].(int64); ok && m.idle > 0 {
