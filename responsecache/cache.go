@@ -20,6 +20,7 @@ type Cache struct {
 	s          store.Store
 	opts       Options
 	ks         store.Keyspace
+	keyOpen    string // what every head key starts with: "{" + escaped prefix + ":"
 	br         *store.Breaker
 	timeout    time.Duration
 	name       string
@@ -42,6 +43,7 @@ func New(s store.Store, opts Options) *Cache {
 	if c.ks.Prefix == "" {
 		c.ks.Prefix = "rc"
 	}
+	c.keyOpen = strings.TrimSuffix(c.ks.Key(""), "}")
 	c.br = opts.Breaker
 	if c.br == nil {
 		c.br = &store.Breaker{}
@@ -157,7 +159,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveUnsafe(w, r)
 		return
 	}
-	if h.pol.route.Bypass || hget(r.Header, "Upgrade") != "" {
+	fields := requestFields(r.Header)
+	if h.pol.route.Bypass || fields&rqUpgrade != 0 && hget(r.Header, "Upgrade") != "" {
 		c.setStatus(w.Header(), "fwd=bypass")
 		h.next.ServeHTTP(w, r)
 		return
@@ -170,20 +173,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	ccLines := r.Header["Cache-Control"]
-	rcc := cachecontrol.Parse(ccLines)
-	if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {
-		rcc.NoCache = true
+	var rcc cachecontrol.Directives
+	if fields&(rqCacheControl|rqPragma) != 0 {
+		ccLines := r.Header["Cache-Control"]
+		rcc = cachecontrol.Parse(ccLines)
+		if len(ccLines) == 0 && cachecontrol.HasPragmaNoCache(r.Header["Pragma"]) {
+			rcc.NoCache = true
+		}
 	}
-	if rcc.NoStore || hget(r.Header, "If-Match") != "" || hget(r.Header, "If-Unmodified-Since") != "" || hget(r.Header, "If-Range") != "" {
+	if rcc.NoStore || fields&(rqIfMatch|rqIfUnmodifiedSince|rqIfRange) != 0 &&
+		(hget(r.Header, "If-Match") != "" || hget(r.Header, "If-Unmodified-Since") != "" || hget(r.Header, "If-Range") != "") {
 		c.setStatus(w.Header(), "fwd=request")
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	pk := c.primaryKey(r, h.pol.route)
-	auth := hget(r.Header, "Authorization") != ""
+	auth := fields&rqAuthorization != 0 && hget(r.Header, "Authorization") != ""
 	now := time.Now()
-	lr, err := c.lookup(r.Context(), r, pk)
+	if c.local != nil && c.local.active.Load() {
+		// The common hit: a fresh entry in the local tier, found without
+		// building the key as a string.
+		var buf [256]byte
+		if kb, ok := c.appendHeadKey(buf[:0], r, h.pol.route, fields); ok {
+			if e := c.local.getEntry(kb, now); e != nil && (!auth || e.authReuse()) {
+				if lifetime, age, fresh, mustValidate := h.assess(e, &rcc, now); fresh && !mustValidate {
+					c.serveHit(w, r, e, age, lifetime-age)
+					return
+				}
+			}
+		}
+	}
+	pk := c.primaryKey(r, h.pol.route)
+	lr, err := c.lookup(r.Context(), r, pk, now)
 	if err != nil {
 		c.report(r.Context(), r, err)
 		c.setStatus(w.Header(), `fwd=miss; detail="store-unavailable"`)
@@ -191,21 +211,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := lr.ent; e != nil && (!auth || e.authReuse()) {
-		lifetime := e.lifetime(&h.pol)
-		age := e.currentAge(now)
-		fresh := age < lifetime
-		mustValidate := e.cc.NoCache || rcc.NoCache ||
-			(rcc.HasMaxAge && age > rcc.MaxAge) ||
-			(rcc.HasMinFresh && lifetime-age < rcc.MinFresh)
+		lifetime, age, fresh, mustValidate := h.assess(e, &rcc, now)
 		ttl := lifetime - age
 		if fresh && !mustValidate {
-			c.serveStored(w, r, e, age, "hit; ttl="+seconds(ttl))
+			c.serveHit(w, r, e, age, ttl)
 			return
 		}
 		if !fresh && !mustValidate && e.mayServeStale() {
 			staleness := age - lifetime
 			if rcc.HasMaxStale && staleness <= rcc.MaxStale {
-				c.serveStored(w, r, e, age, "hit; ttl="+seconds(ttl))
+				c.serveHit(w, r, e, age, ttl)
 				return
 			}
 			if e.cc.HasStaleWhileRevalidate && staleness <= e.cc.StaleWhileRevalidate && !rcc.OnlyIfCached {
@@ -251,6 +266,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.miss(w, r, pk, lr, auth, reason)
 }
 
+// assess is the freshness of e for a request with directives rcc at now:
+// its freshness lifetime and current age, whether it is fresh, and whether
+// it must be validated with the origin before it is used even so.
+func (h *handler) assess(e *entry, rcc *cachecontrol.Directives, now time.Time) (lifetime, age time.Duration, fresh, mustValidate bool) {
+	lifetime = e.lifetime(&h.pol)
+	age = e.currentAge(now)
+	fresh = age < lifetime
+	mustValidate = e.cc.NoCache || rcc.NoCache ||
+		(rcc.HasMaxAge && age > rcc.MaxAge) ||
+		(rcc.HasMinFresh && lifetime-age < rcc.MinFresh)
+	return lifetime, age, fresh, mustValidate
+}
+
 // authReuse reports whether a response stored from a request with
 // Authorization may serve requests with Authorization (RFC 9111 section
 // 3.5): public, s-maxage or must-revalidate.
@@ -274,15 +302,48 @@ func (c *Cache) gatewayTimeout(w http.ResponseWriter) {
 var representationFields = []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Language", "Content-Range", "Content-Md5", "Transfer-Encoding"}
 
 // serveStored writes a stored response, or a 304 when the request's
-// preconditions say the client's copy is current.
+// preconditions say the client's copy is current, with status in its
+// Cache-Status.
 func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, status string) {
+	c.writeStored(w, r, e, []string{seconds(age)}, []string{c.name + "; " + status}, nil)
+}
+
+// serveHit is serveStored for a plain hit ("hit; ttl=N"), with the Age,
+// Cache-Status and Content-Length values shared by every hit on e within
+// the same second.
+func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, e *entry, age, ttl time.Duration) {
+	a, t := int64(age/time.Second), int64(ttl/time.Second)
+	hf := e.hit.Load()
+	if hf == nil || hf.age != a || hf.ttl != t || hf.name != c.name {
+		hf = &hitFields{
+			age: a, ttl: t, name: c.name,
+			ageV:    []string{strconv.FormatInt(a, 10)},
+			statusV: []string{c.name + "; hit; ttl=" + strconv.FormatInt(t, 10)},
+			lengthV: []string{strconv.Itoa(len(e.Body))},
+		}
+		e.hit.Store(hf)
+	}
+	c.writeStored(w, r, e, hf.ageV, hf.statusV, hf.lengthV)
+}
+
+// writeStored writes e with the given Age and Cache-Status values, and the
+// Content-Length of its whole body when lengthV is not nil. The value
+// slices may be shared: they are put in the header, never modified.
+func (c *Cache) writeStored(w http.ResponseWriter, r *http.Request, e *entry, ageV, statusV, lengthV []string) {
 	hdr := w.Header()
 	for k, v := range e.Header {
 		hdr[k] = v
 	}
-	hdr["Age"] = []string{seconds(age)}
-	c.setStatus(hdr, status)
-	if e.Status >= 200 && e.Status < 300 && notModified(r, e) {
+	hdr["Age"] = ageV
+	if old := hdr["Cache-Status"]; len(old) > 0 {
+		// Another cache's member (stored, or set by an outer handler)
+		// comes first (RFC 9211 section 2).
+		hdr["Cache-Status"] = append(old[:len(old):len(old)], statusV...)
+	} else {
+		hdr["Cache-Status"] = statusV
+	}
+	conditional := len(r.Header) > 0 // a request without header fields has no preconditions or Range
+	if conditional && e.Status >= 200 && e.Status < 300 && notModified(r, e) {
 		for _, f := range representationFields {
 			delete(hdr, f)
 		}
@@ -296,13 +357,19 @@ func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 	}
 	body := e.Body
 	code := e.Status
-	if rg := hget(r.Header, "Range"); rg != "" && code == http.StatusOK && hget(r.Header, "If-Range") == "" {
-		if start, end, ok := singleRange(rg, len(body)); ok {
-			hdr["Content-Range"] = []string{"bytes " + strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + "/" + strconv.Itoa(len(body))}
-			body, code = body[start:end], http.StatusPartialContent
+	if conditional && code == http.StatusOK {
+		if rg := hget(r.Header, "Range"); rg != "" && hget(r.Header, "If-Range") == "" {
+			if start, end, ok := singleRange(rg, len(body)); ok {
+				hdr["Content-Range"] = []string{"bytes " + strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + "/" + strconv.Itoa(len(body))}
+				body, code = body[start:end], http.StatusPartialContent
+				lengthV = nil
+			}
 		}
 	}
-	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if lengthV == nil {
+		lengthV = []string{strconv.Itoa(len(body))}
+	}
+	hdr["Content-Length"] = lengthV
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
 		_, _ = w.Write(body)
@@ -525,7 +592,7 @@ func (h *handler) miss(w http.ResponseWriter, r *http.Request, pk string, lr loo
 		if c.flights.finishedSince(pk, lr.at) {
 			// Another fetch for the key ended between this request's
 			// lookup and now: what it stored is likely usable.
-			if again, err := c.lookup(r.Context(), r, pk); err == nil && again.ent != nil && h.usableFor(r, again.ent, auth) {
+			if again, err := c.lookup(r.Context(), r, pk, time.Now()); err == nil && again.ent != nil && h.usableFor(r, again.ent, auth) {
 				shared = again.ent
 				c.serveStored(w, r, again.ent, again.ent.currentAge(time.Now()), "fwd="+reason+"; collapsed")
 				return
@@ -758,8 +825,15 @@ func (h *handler) staleOnError(e *entry, rcc cachecontrol.Directives, now time.T
 // updated returns e with its header fields updated from a 304 (RFC 9111
 // sections 3.2 and 4.3.4) and the 304's timing.
 func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Time) *entry {
-	ne := *e
-	ne.Header = e.Header.Clone()
+	ne := &entry{
+		Status:     e.Status,
+		Header:     e.Header.Clone(),
+		Body:       e.Body,
+		AuthOK:     e.AuthOK,
+		VaryFields: e.VaryFields,
+		VaryValues: e.VaryValues,
+		size:       e.size,
+	} // the derived fields are set by derive below
 	cc := cachecontrol.Parse(h304.Values("Cache-Control"))
 	drop := append(h.c.tagHeaders[:len(h.c.tagHeaders):len(h.c.tagHeaders)], "Content-Length", "Cache-Status")
 	if h.c.opts.SetCookie != SetCookieStore {
@@ -774,7 +848,7 @@ func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Tim
 	ne.ReqTime, ne.RespTime = reqTime, respTime
 	ne.AgeValue, _ = cachecontrol.ParseAge(h304.Values("Age"))
 	ne.derive(h.c.targets)
-	return &ne
+	return ne
 }
 
 // refreshInBackground revalidates lr's entry on a detached context, at
@@ -790,7 +864,7 @@ func (h *handler) refreshInBackground(r *http.Request, lr lookupResult) {
 		// The stale read that asked for this refresh may have lost the
 		// race with the end of another: refresh only if the entry read is
 		// still the stored one.
-		cur, err := h.c.lookup(br.Context(), br, h.pkOf(br))
+		cur, err := h.c.lookup(br.Context(), br, h.pkOf(br), time.Now())
 		if err != nil || cur.ent == nil || cur.key != lr.key ||
 			!cur.ent.RespTime.Equal(lr.ent.RespTime) || !cur.ent.ReqTime.Equal(lr.ent.ReqTime) {
 			return

@@ -122,7 +122,7 @@ func (h *handler) waitForOtherInstance(r *http.Request, pk string) *entry {
 		if err != nil {
 			return nil
 		}
-		lr, err := c.lookup(ctx, r, pk)
+		lr, err := c.lookup(ctx, r, pk, time.Now())
 		if err != nil {
 			return nil
 		}

@@ -206,7 +206,7 @@ func TestCoalescing_miss_that_joins_after_the_fill_reads_the_cache_again(t *test
 	const target = "http://example.com/late"
 	late := httptest.NewRequest("GET", target, nil)
 	pk := h.pkOf(late)
-	lr, err := c.lookup(late.Context(), late, pk) // the late request's lookup: a miss
+	lr, err := c.lookup(late.Context(), late, pk, time.Now()) // the late request's lookup: a miss
 	if err != nil || lr.ent != nil {
 		t.Fatalf("lookup: %v %v", lr.ent, err)
 	}
@@ -233,7 +233,7 @@ func TestCoalescing_no_cache_request_is_not_served_another_requests_fetch(t *tes
 		late := httptest.NewRequest("GET", target, nil)
 		late.Header.Set(kv[0], kv[1])
 		pk := h.pkOf(late)
-		lr, err := c.lookup(late.Context(), late, pk)
+		lr, err := c.lookup(late.Context(), late, pk, time.Now())
 		if err != nil || lr.ent != nil {
 			t.Fatalf("lookup: %v %v", lr.ent, err)
 		}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
 )
@@ -55,6 +57,24 @@ type entry struct {
 	expiresOK, lmOK     bool
 	hasLM               bool
 	size                int // encoded size, for the local tier
+
+	// hit caches the Age and Cache-Status field values of the last hit
+	// served from this entry: every hit within the same second (the
+	// common case for a popular entry in the local tier) reuses them
+	// instead of formatting and allocating them again.
+	hit atomic.Pointer[hitFields]
+}
+
+// hitFields are the computed fields of a hit at a given age and ttl, in
+// whole seconds. The slices are shared by every response that uses them
+// and must not be modified (their capacity equals their length, so an
+// append copies).
+type hitFields struct {
+	age, ttl int64
+	name     string
+	ageV     []string // Age
+	statusV  []string // Cache-Status: name; hit; ttl=N
+	lengthV  []string // Content-Length of the whole body
 }
 
 // varyIndex is what the primary key holds for a response that has Vary:
@@ -232,7 +252,15 @@ func (r *decoder) raw() []byte {
 	return p
 }
 
-func (r *decoder) str() string { return string(r.raw()) }
+// str returns the next string without copying it: it shares the record's
+// bytes, which are never modified once decoded (see decodeRecord).
+func (r *decoder) str() string {
+	p := r.raw()
+	if len(p) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(p), len(p))
+}
 
 func (r *decoder) strs() []string {
 	n := r.uv()
@@ -250,7 +278,34 @@ func (r *decoder) strs() []string {
 	return ss
 }
 
-// decodeRecord decodes a stored record: an *entry or a *varyIndex.
+// strsInto appends the next list of strings to *pool and returns them as
+// a slice of it whose capacity is its length, so that one allocation
+// serves several lists (the values of all header fields).
+func (r *decoder) strsInto(pool *[]string) []string {
+	n := r.uv()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	start := len(*pool)
+	if cap(*pool)-start < int(n) {
+		// A new backing array; the slices handed out so far keep theirs.
+		*pool = make([]string, 0, max(int(n), 2*cap(*pool)))
+		start = 0
+	}
+	for range n {
+		*pool = append(*pool, r.str())
+	}
+	return (*pool)[start:len(*pool):len(*pool)]
+}
+
+// decodeRecord decodes a stored record: an *entry or a *varyIndex. The
+// result shares b's memory (strings and an uncompressed body are not
+// copied), so b must not be modified afterwards: a value returned by
+// store.Get belongs to the caller, and records are never changed in place.
 func decodeRecord(b []byte, targets []string) (any, error) {
 	if len(b) < 4 || b[0] != recordMagic || b[1] != recordVersion {
 		return nil, errCorrupt
@@ -281,9 +336,10 @@ func decodeRecord(b []byte, targets []string) (any, error) {
 	}
 	e.Status = int(status)
 	e.Header = make(http.Header, nh)
+	vals := make([]string, 0, nh+2) // most fields have one value
 	for i := uint64(0); i < nh && r.err == nil; i++ {
 		k := r.str()
-		e.Header[k] = r.strs()
+		e.Header[k] = r.strsInto(&vals)
 	}
 	body := r.raw()
 	if r.err != nil || len(r.b) != 0 {
@@ -302,8 +358,6 @@ func decodeRecord(b []byte, targets []string) (any, error) {
 			return nil, errCorrupt
 		}
 		body = out
-	} else {
-		body = bytes.Clone(body)
 	}
 	e.Body = body
 	e.derive(targets)

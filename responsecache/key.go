@@ -1,6 +1,7 @@
 package responsecache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -64,55 +65,108 @@ func asciiLower(s string) string {
 // primaryKey is the method-neutral cache key: scheme, host, path and query,
 // plus whatever the route adds.
 func (c *Cache) primaryKey(r *http.Request, rt *Route) string {
-	var b strings.Builder
-	b.WriteString(requestScheme(r, c.opts.TrustForwarded))
-	b.WriteString("://")
-	b.WriteString(requestHost(r, c.opts.TrustForwarded))
-	b.WriteString(r.URL.EscapedPath())
+	var buf [256]byte
+	return string(c.appendPrimaryKey(buf[:0], r, rt, rqAll))
+}
+
+// appendPrimaryKey appends the primary key of r to dst. fields says which
+// request header fields r may carry (see requestFields): the poisoning
+// fields are looked up only when one of them may be present.
+func (c *Cache) appendPrimaryKey(dst []byte, r *http.Request, rt *Route, fields uint32) []byte {
+	dst = append(dst, requestScheme(r, c.opts.TrustForwarded)...)
+	dst = append(dst, "://"...)
+	dst = append(dst, requestHost(r, c.opts.TrustForwarded)...)
+	dst = append(dst, r.URL.EscapedPath()...)
 	q := r.URL.RawQuery
 	if rt != nil && (len(rt.IgnoreQuery) > 0 || len(rt.OnlyQuery) > 0) {
 		q = filterQuery(q, rt)
 	}
 	if q != "" {
-		b.WriteByte('?')
-		b.WriteString(q)
+		dst = append(dst, '?')
+		dst = append(dst, q...)
 	}
 	// Headers that frameworks and origins commonly honour to build URLs
 	// but that are not in the key are the classic cache poisoning vector:
 	// a request carrying one gets entries of its own. With TrustForwarded,
 	// X-Forwarded-Host and X-Forwarded-Proto are already in the key as the
 	// host and scheme; the trusted proxy may still pass the others on.
-	for _, h := range poisonHeaders {
-		vs := r.Header[h]
-		if len(vs) == 0 || c.opts.TrustForwarded && trustedForwarded(r, h) {
-			continue
+	if fields&rqPoison != 0 {
+		for _, h := range poisonHeaders {
+			vs := r.Header[h]
+			if len(vs) == 0 || c.opts.TrustForwarded && trustedForwarded(r, h) {
+				continue
+			}
+			dst = append(dst, "\x00u:"...)
+			dst = append(dst, h...)
+			dst = append(dst, '=')
+			dst = appendJoined(dst, vs)
 		}
-		b.WriteString("\x00u:")
-		b.WriteString(h)
-		b.WriteByte('=')
-		b.WriteString(strings.Join(vs, ","))
 	}
 	if rt != nil {
 		for _, h := range rt.KeyHeaders {
-			b.WriteString("\x00h:")
-			b.WriteString(h)
-			b.WriteByte('=')
-			b.WriteString(strings.Join(r.Header.Values(h), ","))
+			dst = append(dst, "\x00h:"...)
+			dst = append(dst, h...)
+			dst = append(dst, '=')
+			dst = appendJoined(dst, r.Header[h])
 		}
 		for _, name := range rt.KeyCookies {
-			b.WriteString("\x00c:")
-			b.WriteString(name)
-			b.WriteByte('=')
+			dst = append(dst, "\x00c:"...)
+			dst = append(dst, name...)
+			dst = append(dst, '=')
 			if ck, err := r.Cookie(name); err == nil {
-				b.WriteString(ck.Value)
+				dst = append(dst, ck.Value...)
 			}
 		}
 		if rt.Key != nil {
-			b.WriteString("\x00k:")
-			b.WriteString(rt.Key(r))
+			dst = append(dst, "\x00k:"...)
+			dst = append(dst, rt.Key(r)...)
 		}
 	}
-	return b.String()
+	return dst
+}
+
+// appendJoined appends vs separated by commas (strings.Join without the
+// intermediate string).
+func appendJoined(dst []byte, vs []string) []byte {
+	for i, v := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// appendHeadKey appends the Redis key of r's URL (what headKey returns for
+// its primary key) to dst, for a lookup in the local tier that allocates
+// nothing. ok is false when the key needs hashing or escaping: the caller
+// then takes the general path.
+func (c *Cache) appendHeadKey(dst []byte, r *http.Request, rt *Route, fields uint32) ([]byte, bool) {
+	dst = append(dst, c.keyOpen...)
+	start := len(dst)
+	dst = c.appendPrimaryKey(dst, r, rt, fields)
+	pk := dst[start:]
+	if len(pk) > maxKeyURL {
+		return dst, false
+	}
+	if bytes.ContainsAny(pk, "{}%") {
+		// Escaped as store.Keyspace escapes it (percent-encoded paths).
+		pk = bytes.Clone(pk)
+		dst = dst[:start]
+		for _, b := range pk {
+			switch b {
+			case '{':
+				dst = append(dst, "%7B"...)
+			case '}':
+				dst = append(dst, "%7D"...)
+			case '%':
+				dst = append(dst, "%25"...)
+			default:
+				dst = append(dst, b)
+			}
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // trustedForwarded reports whether the forwarded field h of r is already

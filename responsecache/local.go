@@ -42,18 +42,35 @@ func newLocalTier(max int64) *localTier {
 // localMaxAge bounds how long a record stays in the local tier.
 const localMaxAge = 5 * time.Minute
 
-func (l *localTier) get(key string) (any, bool) {
+// get returns the record under key at time now.
+func (l *localTier) get(key string, now time.Time) (any, bool) {
 	if l == nil || !l.active.Load() {
 		return nil, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	el, ok := l.m[key]
-	if !ok {
+	return l.getLocked(l.m[key], now)
+}
+
+// getEntry is get for a key held in bytes (the map lookup does not
+// allocate) and an entry record; a Vary index or a miss is nil.
+func (l *localTier) getEntry(key []byte, now time.Time) *entry {
+	if l == nil || !l.active.Load() {
+		return nil
+	}
+	l.mu.Lock()
+	rec, _ := l.getLocked(l.m[string(key)], now)
+	l.mu.Unlock()
+	e, _ := rec.(*entry)
+	return e
+}
+
+func (l *localTier) getLocked(el *list.Element, now time.Time) (any, bool) {
+	if el == nil {
 		return nil, false
 	}
 	it := el.Value.(*localItem)
-	if time.Now().After(it.exp) {
+	if now.After(it.exp) {
 		l.remove(el)
 		return nil, false
 	}

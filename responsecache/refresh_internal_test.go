@@ -28,7 +28,7 @@ func TestStaleWhileRevalidate_stale_read_after_a_finished_refresh_does_not_refre
 	const target = "http://example.com/swr-race"
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
 	r := httptest.NewRequest("GET", target, nil)
-	old, err := c.lookup(r.Context(), r, h.pkOf(r)) // the loser's read of v1
+	old, err := c.lookup(r.Context(), r, h.pkOf(r), time.Now()) // the loser's read of v1
 	if err != nil || old.ent == nil {
 		t.Fatalf("lookup: %v, %v", old.ent, err)
 	}
@@ -36,7 +36,7 @@ func TestStaleWhileRevalidate_stale_read_after_a_finished_refresh_does_not_refre
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, busy := c.refreshing.Load(old.key)
-		cur, _ := c.lookup(r.Context(), r, h.pkOf(r))
+		cur, _ := c.lookup(r.Context(), r, h.pkOf(r), time.Now())
 		if !busy && cur.ent != nil && string(cur.ent.Body) == "v2" {
 			break
 		}

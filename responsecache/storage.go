@@ -52,12 +52,13 @@ type lookupResult struct {
 	at       time.Time  // when the lookup started
 }
 
-// lookup finds the stored response for r under the primary key pk. A
-// corrupt record is deleted and reported as a miss.
-func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupResult, error) {
+// lookup finds the stored response for r under the primary key pk; now is
+// the time of the request. A corrupt record is deleted and reported as a
+// miss.
+func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string, now time.Time) (lookupResult, error) {
 	head := c.headKey(pk)
-	res := lookupResult{key: head, at: time.Now()}
-	rec, err := c.record(ctx, head)
+	res := lookupResult{key: head, at: now}
+	rec, err := c.record(ctx, head, now)
 	if err != nil || rec == nil {
 		return res, err
 	}
@@ -69,7 +70,7 @@ func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupR
 		res.ix = v
 		res.values = varyValues(r, v.Fields)
 		res.key = c.variantKey(pk, v.Nonce, res.values)
-		rec, err := c.record(ctx, res.key)
+		rec, err := c.record(ctx, res.key, now)
 		if err != nil {
 			return res, err
 		}
@@ -84,10 +85,10 @@ func (c *Cache) lookup(ctx context.Context, r *http.Request, pk string) (lookupR
 }
 
 // record reads and decodes one key, from the local tier first.
-func (c *Cache) record(ctx context.Context, key string) (any, error) {
+func (c *Cache) record(ctx context.Context, key string, now time.Time) (any, error) {
 	var gen uint64
 	if c.local != nil {
-		if rec, ok := c.local.get(key); ok {
+		if rec, ok := c.local.get(key, now); ok {
 			return rec, nil
 		}
 		gen = c.local.generation()

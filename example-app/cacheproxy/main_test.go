@@ -347,6 +347,26 @@ func TestParseFlags_requires_upstream(t *testing.T) {
 	}
 }
 
+func TestParseFlags_runtime_defaults_and_GOGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	cfg, err := parseFlags([]string{"-upstream", "http://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.gcPercent != defaultGCPercent || cfg.memoryLimit != 0 || cfg.procs != 0 {
+		t.Fatalf("defaults: gc-percent %d, memory-limit %d, procs %d", cfg.gcPercent, cfg.memoryLimit, cfg.procs)
+	}
+	t.Setenv("GOGC", "50")
+	if cfg, _ := parseFlags([]string{"-upstream", "http://x"}); cfg.gcPercent != 0 {
+		t.Fatalf("with GOGC set, gc-percent = %d, want 0 (keep the environment's)", cfg.gcPercent)
+	}
+	for _, bad := range [][]string{{"-procs", "-1"}, {"-memory-limit", "-5"}, {"-gc-percent", "-2"}} {
+		if _, err := parseFlags(append([]string{"-upstream", "http://x"}, bad...)); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}
+
 func TestProxy_passes_103_Early_Hints_and_caches_the_final_response(t *testing.T) {
 	var calls int
 	var mu sync.Mutex

@@ -16,6 +16,9 @@ func ParseHTTPDate(s string) (time.Time, bool) {
 	if t, ok := parseIMF(s); ok {
 		return t, true
 	}
+	if len(s) < len("Mon Jan 2 15:04:05 2006") {
+		return time.Time{}, false // too short for either obsolete form (and no time.Parse error to allocate)
+	}
 	// The obsolete forms, strictly: the text must be exactly what the
 	// layout produces (no extra spaces, two-digit hours).
 	for _, layout := range []string{time.RFC850, time.ANSIC} {
@@ -35,10 +38,10 @@ func parseIMF(s string) (time.Time, bool) {
 		s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' {
 		return time.Time{}, false
 	}
-	if !strings.EqualFold(s[26:], "GMT") || !slices.Contains(days[:], strings.ToLower(s[:3])) {
+	if !strings.EqualFold(s[26:], "GMT") || !slices.ContainsFunc(days[:], func(d string) bool { return strings.EqualFold(d, s[:3]) }) {
 		return time.Time{}, false
 	}
-	mon := slices.Index(months[:], strings.ToLower(s[8:11]))
+	mon := slices.IndexFunc(months[:], func(m string) bool { return strings.EqualFold(m, s[8:11]) })
 	if mon < 0 {
 		return time.Time{}, false
 	}
