@@ -237,6 +237,16 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // way. Release uses ctx as given: when releasing in a defer after a
 // request, pass context.WithoutCancel(ctx) with a short timeout so that a
 // cancelled request still releases.
+//
+// Redlock: the stores are asked in parallel and Release returns as soon as
+// a quorum of them confirmed the release. The other stores' releases go on
+// in the background, each bounded by the node timeout on a context that
+// ctx's cancellation does not cut short; a store whose acquire was still
+// on its way is released after that acquire has answered. Until they
+// have answered, those stores (a minority) may still hold the key: another
+// process's Obtain needs only a quorum and is not refused by them alone,
+// and an Obtain of the same key in this process that finds the key held
+// waits for them and tries once more.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return ErrLockNotHeld
@@ -249,11 +259,20 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.released = true
 	l.mu.Unlock()
 	l.lose(errReleased)
-	// Wait for every store (each bounded by the node timeout), not just a
-	// quorum: once Release returns, the key is free on every reachable
-	// store, so an immediate Obtain elsewhere is not refused by a release
-	// still in flight.
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), true, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	// Redlock: return as soon as the outcome is decided, a quorum of
+	// stores having confirmed the release (or so many having answered "not
+	// held" that no quorum holds it). The other stores' releases finish in
+	// the background, each bounded by the node timeout on a context that
+	// ctx's cancellation does not cut short, and are recorded in inflight
+	// until they have answered (see Obtain).
+	var p *pendingRelease
+	if len(l.lk.nodes) > 1 {
+		p = inflight.add(l.owner, len(l.lk.nodes))
+	}
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+		if p != nil {
+			defer inflight.finish(l.owner, p)
+		}
 		// A straggling acquire must not land after this node's release.
 		if err := l.waitAcquired(ctx, i); err != nil {
 			return false, err

@@ -211,6 +211,7 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 	var timer *time.Timer
 	var holder time.Duration // as last seen
 	var seen time.Time
+	waited := false // for this process's own releases in flight
 	busy := func(attempts int, err error) error {
 		left := holder
 		if left > 0 {
@@ -221,6 +222,10 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, busy(attempt-1, err)
+		}
+		var pending <-chan struct{}
+		if !waited && len(lk.nodes) > 1 {
+			pending = inflight.pending(l.owner)
 		}
 		h, err := lk.attempt(ctx, l, ttlMs)
 		if err != nil {
@@ -235,6 +240,20 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 		if holder < 0 { // obtained
 			l.start(ctx, o.Watchdog)
 			return l, nil
+		}
+		if pending != nil {
+			// Redlock: the key may have been set on the stores whose
+			// release of an earlier lock of this process was on its way
+			// (Release returns with a quorum). Wait for those releases
+			// and try again, once, without counting an attempt.
+			waited = true
+			select {
+			case <-pending:
+				attempt--
+				continue
+			case <-ctx.Done():
+				return nil, busy(attempt, ctx.Err())
+			}
 		}
 		wait, ok := o.Retry.Backoff(attempt)
 		if !ok {
@@ -333,9 +352,11 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 	acquired := make([]chan struct{}, n) // closed when node i has answered
 	nctx, cancel := context.WithTimeout(ctx, timeout)
 	answered := lastOf(n, cancel) // one timer per round, freed by the last answer
+	wg.Add(n)
 	for i, s := range lk.nodes {
 		acquired[i] = make(chan struct{})
-		wg.Go(func() {
+		nodeWorkers.do(func() {
+			defer wg.Done()
 			defer close(acquired[i])
 			ch <- acquireNode(nctx, s, i, l, ttlMs)
 			answered()
@@ -438,11 +459,11 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	answered := lastOf(n, cancel)
 	for i, s := range lk.nodes {
-		go func() {
+		nodeWorkers.do(func() {
 			ok, err := fn(nctx, i, s)
 			ch <- res{i, ok, err}
 			answered()
-		}()
+		})
 	}
 	var won, lost int
 	var errs []error

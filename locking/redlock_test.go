@@ -344,3 +344,93 @@ func waitHeldEverywhere(t *testing.T, srvs []*redistest.Server) {
 		}
 	}
 }
+
+func TestRedlock_Release_returns_once_a_quorum_confirmed_and_finishes_in_the_background(t *testing.T) {
+	// The paused node's client and the node timeout wait a minute: Release
+	// returning while the node is paused shows that it returned with the
+	// quorum of the two others; the key then disappears from the paused
+	// node too once it answers.
+	srvs := redistest.StartN(t, 3)
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+		t.Cleanup(func() { c.Close() })
+		stores[i] = goredis.New(c)
+	}
+	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHeldEverywhere(t, srvs)
+	srvs[2].Pause()
+	defer srvs[2].Resume()
+	done := make(chan error, 1)
+	go func() { done <- l.Release(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Release = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Release waited for the paused node")
+	}
+	for _, srv := range srvs[:2] {
+		if _, found, err := newStore(t, srv.Addr()).Get(ctx, "{lock:job}:owner"); err != nil || found {
+			t.Fatalf("%s after Release: found %v, %v", srv.Addr(), found, err)
+		}
+	}
+	srvs[2].Resume()
+	s := newStore(t, srvs[2].Addr())
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, found, err := s.Get(ctx, "{lock:job}:owner"); err == nil && !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background release never reached the paused node")
+		}
+	}
+}
+
+func TestRedlock_Obtain_is_not_refused_by_this_process_s_release_in_flight(t *testing.T) {
+	srvs := redistest.StartN(t, 3)
+	slow := make([]*slowStore, len(srvs))
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		slow[i] = &slowStore{Store: newStore(t, srv.Addr())}
+		stores[i] = slow[i]
+	}
+	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	l, err := lk.Obtain(ctx, "job", 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHeldEverywhere(t, srvs)
+	// Node 1's release is on its way when Release returns with the quorum
+	// of nodes 0 and 2.
+	slow[1].delay.Store(int64(300 * time.Millisecond))
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slow[1].delay.Store(0)
+	// Another holder's stale key on node 0: with node 1 still held by the
+	// release in flight, only node 2 is free, short of a quorum.
+	if err := newStore(t, srvs[0].Addr()).Set(ctx, "{lock:job}:owner", []byte("someone else"), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := lk.Obtain(ctx, "job", 30*time.Second, nil)
+	if err != nil {
+		t.Fatalf("Obtain after Release = %v: refused by this process's own release in flight", err)
+	}
+	if err := l2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
