@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rediware/rediware/responsecache/internal/cachecontrol"
@@ -34,6 +35,7 @@ type Cache struct {
 	local      *localTier
 	instance   string // identifies this Cache's invalidation messages
 	cancel     context.CancelFunc
+	hits       [256]atomic.Pointer[hitFields] // recent hit field values, by age, ttl and length
 }
 
 // New returns a Cache storing its entries in s. opts may be the zero value.
@@ -309,19 +311,20 @@ func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 }
 
 // serveHit is serveStored for a plain hit ("hit; ttl=N"), with the Age,
-// Cache-Status and Content-Length values shared by every hit on e within
-// the same second.
+// Cache-Status and Content-Length values shared by the hits of the same
+// second on entries of the same ttl and length (see hitFields).
 func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, e *entry, age, ttl time.Duration) {
-	a, t := int64(age/time.Second), int64(ttl/time.Second)
-	hf := e.hit.Load()
-	if hf == nil || hf.age != a || hf.ttl != t || hf.name != c.name {
+	a, t, n := int64(age/time.Second), int64(ttl/time.Second), len(e.Body)
+	slot := &c.hits[uint64(a*31+t*7+int64(n))%uint64(len(c.hits))]
+	hf := slot.Load()
+	if hf == nil || hf.age != a || hf.ttl != t || hf.length != n {
 		hf = &hitFields{
-			age: a, ttl: t, name: c.name,
+			age: a, ttl: t, length: n,
 			ageV:    []string{strconv.FormatInt(a, 10)},
 			statusV: []string{c.name + "; hit; ttl=" + strconv.FormatInt(t, 10)},
-			lengthV: []string{strconv.Itoa(len(e.Body))},
+			lengthV: []string{strconv.Itoa(n)},
 		}
-		e.hit.Store(hf)
+		slot.Store(hf)
 	}
 	c.writeStored(w, r, e, hf.ageV, hf.statusV, hf.lengthV)
 }

@@ -910,3 +910,70 @@ func getCalls(t *testing.T, rc *redis.Client) int64 {
 	}
 	return 0
 }
+
+// countingStore counts the commands a Cache sends through it.
+type countingStore struct {
+	store.Store
+	gets, sets atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	s.sets.Add(1)
+	return s.Store.Set(ctx, key, v, ttl)
+}
+
+func TestLocalTier_hit_sends_nothing_to_Redis(t *testing.T) {
+	s, srv := realStore(t)
+	cs := &countingStore{Store: s}
+	c := responsecache.New(cs, responsecache.Options{LocalBytes: 1 << 20})
+	defer c.Close()
+	waitSubscribed(t, srv.Addr(), 1)
+	o := &origin{}
+	h := c.Handler(o)
+	for _, tc := range []struct {
+		name, path string
+		kv         []string // origin header fields
+		req        []string // request header fields
+	}{
+		{"plain", "/a", []string{"Cache-Control", "max-age=600"}, nil},
+		{"request fields", "/b?q=1", []string{"Cache-Control", "max-age=600"}, []string{"Accept", "*/*", "User-Agent", "t", "Accept-Encoding", "gzip"}},
+		{"vary", "/c", []string{"Cache-Control", "max-age=600", "Vary", "Accept-Encoding"}, []string{"Accept-Encoding", "gzip"}},
+		{"escaped path", "/d%7Bx%7D", []string{"Cache-Control", "max-age=600"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o.set(respond(200, "body", tc.kv...))
+			url := "http://example.com" + tc.path
+			send(h, "GET", url, tc.req...) // miss: stored
+			// A hit from Redis fills the local tier (once its subscription
+			// is live, just after the server reports it: maybe retry).
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				send(h, "GET", url, tc.req...)
+				before := cs.gets.Load()
+				send(h, "GET", url, tc.req...)
+				if cs.gets.Load() == before {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the local tier never held the entry")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			gets, sets, calls := cs.gets.Load(), cs.sets.Load(), o.count()
+			for range 3 {
+				w := send(h, "GET", url, tc.req...)
+				if cs := w.Header().Get("Cache-Status"); !strings.Contains(cs, "hit") || w.Body.String() != "body" || w.Header().Get("Age") == "" {
+					t.Fatalf("not a hit: %q %q", cs, w.Body.String())
+				}
+			}
+			if g, s := cs.gets.Load()-gets, cs.sets.Load()-sets; g != 0 || s != 0 || o.count() != calls {
+				t.Fatalf("local-tier hits sent %d GET and %d SET to Redis, %d requests to the origin", g, s, o.count()-calls)
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -57,24 +56,20 @@ type entry struct {
 	expiresOK, lmOK     bool
 	hasLM               bool
 	size                int // encoded size, for the local tier
-
-	// hit caches the Age and Cache-Status field values of the last hit
-	// served from this entry: every hit within the same second (the
-	// common case for a popular entry in the local tier) reuses them
-	// instead of formatting and allocating them again.
-	hit atomic.Pointer[hitFields]
 }
 
-// hitFields are the computed fields of a hit at a given age and ttl, in
-// whole seconds. The slices are shared by every response that uses them
-// and must not be modified (their capacity equals their length, so an
-// append copies).
+// hitFields are the field values of a hit at a given age and ttl (in
+// whole seconds) with a body of a given length: they depend on nothing
+// else, so the Cache keeps recent ones (Cache.hits) for the next hits in
+// the same second instead of formatting and allocating them again. The
+// slices are shared by every response that uses them and must not be
+// modified (their capacity equals their length, so an append copies).
 type hitFields struct {
 	age, ttl int64
-	name     string
+	length   int
 	ageV     []string // Age
 	statusV  []string // Cache-Status: name; hit; ttl=N
-	lengthV  []string // Content-Length of the whole body
+	lengthV  []string // Content-Length
 }
 
 // varyIndex is what the primary key holds for a response that has Vary:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,6 +138,108 @@ func BenchmarkResponseCache(b *testing.B) {
 		gc := gocache.New(&gocache.Options{Redis: rc, LocalCache: gocache.NewTinyLFU(10000, time.Minute)})
 		benchHTTP(b, goredisCacheMiddleware(gc, rcOrigin()))
 	})
+}
+
+// rcStack is one handler of the interleaved comparison, behind its own
+// loopback HTTP server.
+type rcStack struct {
+	name   string
+	url    string
+	client *http.Client
+}
+
+func newRCStack(b *testing.B, name string, h http.Handler) rcStack {
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
+	b.Cleanup(tr.CloseIdleConnections)
+	st := rcStack{name: name, url: srv.URL + "/page", client: &http.Client{Transport: tr}}
+	for range 3 { // warm the cache
+		if !st.get(b, make([]byte, 4096)) {
+			b.FailNow()
+		}
+	}
+	return st
+}
+
+func (st rcStack) get(b *testing.B, buf []byte) bool {
+	resp, err := st.client.Get(st.url)
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	n, _ := io.ReadFull(resp.Body, buf[:2048])
+	resp.Body.Close()
+	if n != 2048 {
+		b.Errorf("%s: short body %d", st.name, n)
+		return false
+	}
+	return true
+}
+
+// round serves n requests with the given number of keep-alive clients and
+// returns the wall time.
+func (st rcStack) round(b *testing.B, clients, n int) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	per := n / clients
+	for range clients {
+		wg.Go(func() {
+			buf := make([]byte, 4096)
+			for range per {
+				if !st.get(b, buf) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start) * time.Duration(n) / time.Duration(per*clients)
+}
+
+// BenchmarkResponseCacheInterleaved is BenchmarkResponseCache with every
+// stack served in turn, round after round, so that all see the same load
+// on a shared machine: the -x metrics are throughput relative to the bare
+// handler (higher is better; the targets are 0.9x for a local-tier hit and
+// 0.5x for a Redis hit).
+func BenchmarkResponseCacheInterleaved(b *testing.B) {
+	srv := redistest.Start(b)
+	newStore := func(pipeline bool) *goredis.Store {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
+		b.Cleanup(func() { c.Close() })
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: pipeline})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	local := responsecache.New(newStore(false), responsecache.Options{KeyPrefix: "il", LocalBytes: 64 << 20})
+	b.Cleanup(func() { local.Close() })
+	time.Sleep(50 * time.Millisecond) // subscription up: the local tier is active
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
+	b.Cleanup(func() { rc.Close() })
+	stacks := []rcStack{
+		newRCStack(b, "bare", rcOrigin()),
+		newRCStack(b, "local-hit", local.Handler(rcOrigin())),
+		newRCStack(b, "redis-hit", responsecache.New(newStore(false), responsecache.Options{KeyPrefix: "ir"}).Handler(rcOrigin())),
+		newRCStack(b, "redis-hit-autopipeline", responsecache.New(newStore(true), responsecache.Options{KeyPrefix: "ip"}).Handler(rcOrigin())),
+		newRCStack(b, "goredis-cache-redis-hit", goredisCacheMiddleware(gocache.New(&gocache.Options{Redis: rc}), rcOrigin())),
+	}
+	const clients, round = 16, 2000
+	total := make([]time.Duration, len(stacks))
+	n := 0
+	for b.Loop() {
+		for i := range stacks {
+			total[i] += stacks[i].round(b, clients, round)
+		}
+		n += round
+	}
+	for i, st := range stacks {
+		b.ReportMetric(float64(total[i].Nanoseconds())/float64(n), st.name+"-ns/req")
+		if i > 0 {
+			b.ReportMetric(float64(total[0])/float64(total[i]), st.name+"-x")
+		}
+	}
 }
 
 // BenchmarkResponseCacheInProcess measures the middleware alone, without

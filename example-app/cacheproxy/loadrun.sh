@@ -14,7 +14,8 @@
 #
 # Targets: origin (no cache), varnish, local (cacheproxy, Redis + 64 MiB
 # in-process tier: the default flags), redis (cacheproxy, Redis only),
-# redis-ap (Redis only, -autopipeline), mini (embedded miniredis + tier).
+# redis-noap (Redis only, -autopipeline=false), mini (embedded miniredis +
+# tier).
 # A cacheproxy target name ending in -p1 runs with -procs 1 (GOMAXPROCS=1),
 # e.g. local-p1. PROXYFLAGS are added to every cacheproxy.
 set -euo pipefail
@@ -24,7 +25,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
-TARGETS=${TARGETS:-"origin varnish local redis redis-ap"}
+TARGETS=${TARGETS:-"origin varnish local redis"}
 BASE=${BASE:-19080} # origin BASE, cacheproxy BASE+1.., Varnish BASE+9, Redis BASE+299
 URLPATH=${URLPATH:-/page}
 PROXYFLAGS=${PROXYFLAGS:-}
@@ -59,14 +60,14 @@ for t in $TARGETS; do
 			-n "$dir/varnish" >"$dir/varnish.log" 2>&1 &
 		pids+=($!)
 		;;
-	local | redis | redis-ap | mini | local-p1 | redis-p1 | redis-ap-p1 | mini-p1)
+	local | redis | redis-noap | mini | local-p1 | redis-p1 | redis-noap-p1 | mini-p1)
 		port[$t]=$((BASE + n))
 		flags=(-upstream "http://127.0.0.1:$BASE" -addr "127.0.0.1:${port[$t]}")
 		[[ $t == *-p1 ]] && flags+=(-procs 1)
 		case ${t%-p1} in
 		local) flags+=(-redis "redis://127.0.0.1:$redis_port/$n") ;;
 		redis) flags+=(-redis "redis://127.0.0.1:$redis_port/$n" -local-bytes 0) ;;
-		redis-ap) flags+=(-redis "redis://127.0.0.1:$redis_port/$n" -local-bytes 0 -autopipeline) ;;
+		redis-noap) flags+=(-redis "redis://127.0.0.1:$redis_port/$n" -local-bytes 0 -autopipeline=false) ;;
 		mini) ;;
 		esac
 		# shellcheck disable=SC2206

@@ -12,7 +12,8 @@
 //	-redis URL           Redis URL (default: embedded miniredis)
 //	-name NAME           cache name in Cache-Status (default rediware)
 //	-heuristic           heuristic freshness from Last-Modified (default true)
-//	-autopipeline        batch concurrent Redis commands (default false)
+//	-autopipeline        batch concurrent Redis commands into pipelines
+//	                     (goredis.Options.AutoPipeline; default true)
 //	-set-cookie POLICY   bypass, strip or store (default strip)
 //	-max-object BYTES    largest body stored (default 8 MiB)
 //	-local-bytes BYTES   in-process tier size, 0 = off (default 64 MiB)
@@ -92,7 +93,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL (default: embedded miniredis)")
 	fs.StringVar(&cfg.name, "name", "rediware", "cache name in Cache-Status")
 	fs.BoolVar(&cfg.heuristic, "heuristic", true, "heuristic freshness from Last-Modified")
-	fs.BoolVar(&cfg.autoPipeline, "autopipeline", false, "batch concurrent Redis commands (go-redis AutoPipeliner; a hung Redis can then outlive the store timeout)")
+	fs.BoolVar(&cfg.autoPipeline, "autopipeline", true, "batch concurrent Redis commands into pipelines (a lone command is sent at once; every call keeps its -store-timeout)")
 	fs.StringVar(&cfg.setCookie, "set-cookie", "strip", "responses with Set-Cookie: bypass, strip or store")
 	fs.Int64Var(&cfg.maxObject, "max-object", 8<<20, "largest body stored, in bytes")
 	fs.Int64Var(&cfg.localBytes, "local-bytes", 64<<20, "in-process tier size in bytes, kept coherent by pub/sub (0: off)")

@@ -347,14 +347,14 @@ func TestParseFlags_requires_upstream(t *testing.T) {
 	}
 }
 
-func TestParseFlags_runtime_defaults_and_GOGC(t *testing.T) {
+func TestParseFlags_runtime_and_pipelining_defaults(t *testing.T) {
 	t.Setenv("GOGC", "")
 	cfg, err := parseFlags([]string{"-upstream", "http://x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.gcPercent != defaultGCPercent || cfg.memoryLimit != 0 || cfg.procs != 0 {
-		t.Fatalf("defaults: gc-percent %d, memory-limit %d, procs %d", cfg.gcPercent, cfg.memoryLimit, cfg.procs)
+	if cfg.gcPercent != defaultGCPercent || cfg.memoryLimit != 0 || cfg.procs != 0 || !cfg.autoPipeline {
+		t.Fatalf("defaults: gc-percent %d, memory-limit %d, procs %d, autopipeline %v", cfg.gcPercent, cfg.memoryLimit, cfg.procs, cfg.autoPipeline)
 	}
 	t.Setenv("GOGC", "50")
 	if cfg, _ := parseFlags([]string{"-upstream", "http://x"}); cfg.gcPercent != 0 {
