@@ -120,3 +120,25 @@ func TestLoadAndSave_malformed_cookie_never_reaches_redis(t *testing.T) {
 		t.Fatalf("malformed cookies ran %v", calls)
 	}
 }
+
+func TestRefresh_of_logged_in_session_costs_GET_renewal_and_one_save_script(t *testing.T) {
+	_, c, s := newRedis(t)
+	h := app(session.New(s))
+	tok := login(t, h, "alice")
+	tok = sessionCookie(do(t, h, "GET", "/refresh", tok)).Value // loads the scripts
+	c.ConfigResetStat(t.Context())
+	res := do(t, h, "GET", "/refresh", tok)
+	calls := commandCalls(t, c)
+	// commandstats also counts the commands the scripts run: the round
+	// trips are the GET and the scripts.
+	if calls["get"] != 1 || calls["evalsha"]+calls["eval"] != 2 {
+		t.Fatalf("ran %v; want get=1 and two scripts (the renewal, then the save with the index)", calls)
+	}
+	ck := sessionCookie(res)
+	if res.StatusCode != 200 || ck == nil || ck.Value == "" || ck.Value == tok {
+		t.Fatalf("status %d, cookie %v", res.StatusCode, ck)
+	}
+	if whoami(t, h, ck.Value) != "alice" || whoami(t, h, tok) != "" {
+		t.Fatal("the renewed token must be alice's and the old one dead")
+	}
+}

@@ -28,10 +28,13 @@ var (
 
 	//go:embed renew.lua
 	renewLua string
+	//go:embed commit_renewed.lua
+	commitRenewedLua string
 
-	setScript    = store.NewScript(setLua)
-	commitScript = store.NewScript(commitLua)
-	renewScript  = store.NewScript(renewLua)
+	setScript           = store.NewScript(setLua)
+	commitScript        = store.NewScript(commitLua)
+	renewScript         = store.NewScript(renewLua)
+	commitRenewedScript = store.NewScript(commitRenewedLua)
 )
 
 // tombstone is what a session key holds while Refresh renews its token
@@ -184,11 +187,6 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 		return errors.New("session: commit: empty token")
 	}
 	st := stateFrom(ctx)
-	if st != nil && st.renewedFrom != "" {
-		if err := rs.finishRenewal(ctx, st); err != nil {
-			return err
-		}
-	}
 	deadline := expiry.UnixMilli() // scs passes the absolute deadline: the index score
 	if st != nil && !st.maxExpiry.IsZero() && st.maxExpiry.Before(expiry) {
 		expiry = st.maxExpiry
@@ -196,12 +194,22 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	if st != nil {
 		st.expiry = expiry
 	}
-	ctx, cancel := rs.bound(ctx)
-	defer cancel()
 	id := rs.id(token)
 	key := rs.prefix + id
 	now := time.Now()
 	ms := expiry.UnixMilli()
+	if st != nil && st.renewedFrom != "" {
+		if ms > now.UnixMilli() && !rs.crossSlot.Load() {
+			if done, err := rs.commitRenewed(ctx, st, key, id, b, ms, now.UnixMilli(), deadline); done {
+				return err
+			}
+		}
+		if err := rs.finishRenewal(ctx, st); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := rs.bound(ctx)
+	defer cancel()
 	if ms <= now.UnixMilli() {
 		if _, err := rs.s.Delete(ctx, key); err != nil {
 			return fmt.Errorf("session: commit: %w", err)
@@ -360,6 +368,49 @@ func (rs *RedisStore) markRenewed(ctx context.Context, st *reqState, id string) 
 	}
 	st.renewedFrom = id
 	return nil
+}
+
+// commitRenewed saves the session that Refresh renewed, under its new
+// token, in one script: it deletes the tombstone of the old token (giving
+// up if a revocation deleted it meanwhile, as finishRenewal does), takes
+// the old token out of its user's index and writes the session and its
+// index entry. done is false when the keys are in different Cluster slots:
+// the caller then does the same in separate calls.
+func (rs *RedisStore) commitRenewed(ctx context.Context, st *reqState, key, id string, b []byte, ms, now, deadline int64) (done bool, err error) {
+	ctx, cancel := rs.bound(ctx)
+	defer cancel()
+	old := st.renewedFrom
+	keys := []string{key, rs.prefix + old, key, key} // unused index slots repeat the session key
+	remOld, addNew, login := "0", "0", "0"
+	if st.prevUser != "" && rs.index.Prefix != "" {
+		keys[2], remOld = rs.indexKey(st.prevUser), "1"
+	}
+	if st.needIndex && st.userID != "" && rs.index.Prefix != "" {
+		keys[3], addNew = rs.indexKey(st.userID), "1"
+	}
+	if st.login {
+		login = "1"
+	}
+	v, err := rs.s.Eval(ctx, commitRenewedScript, keys, b, ms, login, old, id, now, deadline, remOld, addNew)
+	if store.IsRedisError(err, "CROSSSLOT") {
+		rs.crossSlot.Store(true) // Cluster: separate calls from now on
+		return false, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("session: commit: %w", err) // the tombstone may stay: it expires
+	}
+	st.renewedFrom = ""
+	n, err := store.Int64(v)
+	if err != nil {
+		return true, fmt.Errorf("session: commit: %w", err)
+	}
+	if n < 2 {
+		st.gone = true
+	}
+	if n == 0 {
+		return true, ErrSessionGone
+	}
+	return true, nil
 }
 
 // finishRenewal deletes the tombstone of the session that Refresh renewed,

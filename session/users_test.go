@@ -353,3 +353,18 @@ func TestRefresh_moves_the_index_entry_to_the_new_token(t *testing.T) {
 		t.Fatal("refreshed session survived RevokeAll")
 	}
 }
+
+func TestRefresh_takes_the_old_token_out_of_the_index_at_once(t *testing.T) {
+	_, c, s := newRedis(t)
+	h := usersApp(session.New(s))
+	old := login(t, h, "alice")
+	ck := sessionCookie(do(t, h, "GET", "/refresh", old))
+	if ck == nil || ck.Value == old {
+		t.Fatalf("cookie %v", ck)
+	}
+	// Read the index itself: listing would prune a stale entry and hide it.
+	members, err := c.ZRange(t.Context(), "{scs:user:alice}", 0, -1).Result()
+	if err != nil || len(members) != 1 || members[0] != ck.Value {
+		t.Fatalf("index = %v, %v; want only the new token %s", members, err, ck.Value)
+	}
+}
