@@ -15,8 +15,8 @@ import (
 type Lock struct {
 	lk       *Locker
 	key      string
-	owner    string // owner key in Redis
-	fenceKey string
+	keys     [2]string // the owner key and the fence key in Redis
+	args     [3]any    // value, TTL in ms, fence TTL in ms: boxed once for every call
 	token    string
 	value    string // token + metadata, the owner key's value
 	fence    int64
@@ -149,7 +149,7 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 		if err := l.waitAcquired(ctx, i); err != nil {
 			return false, err
 		}
-		v, err := s.Eval(ctx, pttlScript, []string{l.owner}, l.value)
+		v, err := s.Eval(ctx, pttlScript, l.ownerKey(), l.valueArg()...)
 		if err != nil {
 			return false, err
 		}
@@ -207,7 +207,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		if err := l.waitAcquired(ctx, i); err != nil {
 			return false, err
 		}
-		v, err := s.Eval(ctx, extendScript, []string{l.owner}, l.value, ms)
+		v, err := s.Eval(ctx, extendScript, l.ownerKey(), l.value, ms)
 		return err == nil && v == int64(1), err
 	})
 	if held < l.lk.quorum {
@@ -265,19 +265,25 @@ func (l *Lock) Release(ctx context.Context) error {
 	// the background, each bounded by the node timeout on a context that
 	// ctx's cancellation does not cut short, and are recorded in inflight
 	// until they have answered (see Obtain).
-	var p *pendingRelease
-	if len(l.lk.nodes) > 1 {
-		p = inflight.add(l.owner, len(l.lk.nodes))
-	}
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		if p != nil {
-			defer inflight.finish(l.owner, p)
+	if len(l.lk.nodes) == 1 {
+		v, err := l.lk.nodes[0].Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
+		switch {
+		case err != nil:
+			return fmt.Errorf("locking: release %q: %w", l.key, err)
+		case v != int64(1):
+			return ErrLockNotHeld
 		}
+		return nil
+	}
+	owner := l.keys[0]
+	p := inflight.add(owner, len(l.lk.nodes))
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+		defer inflight.finish(owner, p)
 		// A straggling acquire must not land after this node's release.
 		if err := l.waitAcquired(ctx, i); err != nil {
 			return false, err
 		}
-		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
+		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
 	if held < l.lk.quorum {
@@ -288,6 +294,15 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ownerKey returns the keys of the release, extend and TTL scripts. The
+// slice's capacity is its length, so that a Store that appends to it
+// cannot write into the Lock.
+func (l *Lock) ownerKey() []string { return l.keys[:1:1] }
+
+// valueArg returns the arguments of the release and TTL scripts, the
+// value boxed once (see ownerKey for the capacity).
+func (l *Lock) valueArg() []any { return l.args[:1:1] }
 
 // waitAcquired waits until node i has answered the acquire (Redlock only:
 // Obtain returns with a quorum while other nodes' acquires may still be

@@ -69,7 +69,7 @@ type Locker struct {
 	ks     store.Keyspace
 	opts   Options
 
-	fenceTTLMs int64
+	fenceTTLArg any // the fence counter's TTL in ms, boxed once
 }
 
 // New returns a Locker over s with default options.
@@ -135,11 +135,11 @@ func newLocker(nodes []store.Store, opts Options) *Locker {
 		opts.DriftFactor = 0.01
 	}
 	return &Locker{
-		nodes:      nodes,
-		quorum:     len(nodes)/2 + 1,
-		ks:         store.Keyspace{Prefix: opts.Prefix},
-		opts:       opts,
-		fenceTTLMs: max(opts.FenceTTL.Milliseconds(), 1),
+		nodes:       nodes,
+		quorum:      len(nodes)/2 + 1,
+		ks:          store.Keyspace{Prefix: opts.Prefix},
+		opts:        opts,
+		fenceTTLArg: max(opts.FenceTTL.Milliseconds(), 1),
 	}
 }
 
@@ -197,16 +197,15 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 		o.MaxHold = 10 * ttl
 	}
 	l := &Lock{
-		lk:       lk,
-		key:      key,
-		owner:    lk.ks.Key(key, "owner"),
-		fenceKey: lk.ks.Key(key, "fence"),
-		token:    rand.Text(),
-		ttl:      ttl,
-		maxHold:  o.MaxHold,
+		lk:      lk,
+		key:     key,
+		keys:    [2]string{lk.ks.Key(key, "owner"), lk.ks.Key(key, "fence")},
+		token:   rand.Text(),
+		ttl:     ttl,
+		maxHold: o.MaxHold,
 	}
 	l.value = l.token + o.Metadata
-	ttlMs := ttl.Milliseconds()
+	l.args = [3]any{l.value, ttl.Milliseconds(), lk.fenceTTLArg}
 
 	var timer *time.Timer
 	var holder time.Duration // as last seen
@@ -225,9 +224,9 @@ func (lk *Locker) Obtain(ctx context.Context, key string, ttl time.Duration, opt
 		}
 		var pending <-chan struct{}
 		if !waited && len(lk.nodes) > 1 {
-			pending = inflight.pending(l.owner)
+			pending = inflight.pending(l.keys[0])
 		}
-		h, err := lk.attempt(ctx, l, ttlMs)
+		h, err := lk.attempt(ctx, l)
 		if err != nil {
 			if attempt > 1 && ctx.Err() != nil {
 				// The wait ran out during a retry: report the lock as busy,
@@ -296,9 +295,9 @@ type nodeAcquire struct {
 	err    error
 }
 
-func acquireNode(ctx context.Context, s store.Store, i int, l *Lock, ttlMs int64) nodeAcquire {
+func acquireNode(ctx context.Context, s store.Store, i int, l *Lock) nodeAcquire {
 	r := nodeAcquire{i: i}
-	v, err := s.Eval(ctx, obtainScript, []string{l.owner, l.fenceKey}, l.value, ttlMs, l.lk.fenceTTLMs)
+	v, err := s.Eval(ctx, obtainScript, l.keys[:2:2], l.args[:3:3]...)
 	if err != nil {
 		r.err = err
 		return r
@@ -319,10 +318,10 @@ func acquireNode(ctx context.Context, s store.Store, i int, l *Lock, ttlMs int64
 // attempt makes one acquire attempt. It returns -1 when the lock was
 // obtained (l's fence and validity are set), else the holder's TTL (0 if
 // unknown). err is set only when too many stores failed to answer.
-func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Duration, error) {
+func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	begin := time.Now()
 	if len(lk.nodes) == 1 {
-		r := acquireNode(ctx, lk.nodes[0], 0, l, ttlMs)
+		r := acquireNode(ctx, lk.nodes[0], 0, l)
 		if r.err != nil {
 			if errors.Is(r.err, store.ErrUnavailable) {
 				// The SET may have been applied before the connection
@@ -358,7 +357,7 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock, ttlMs int64) (time.Durat
 		nodeWorkers.do(func() {
 			defer wg.Done()
 			defer close(acquired[i])
-			ch <- acquireNode(nctx, s, i, l, ttlMs)
+			ch <- acquireNode(nctx, s, i, l)
 			answered()
 		})
 	}
@@ -425,7 +424,7 @@ func (lk *Locker) releaseAll(l *Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	lk.each(ctx, releaseTimeout, true, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		v, err := s.Eval(ctx, releaseScript, []string{l.owner}, l.value)
+		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
 }
