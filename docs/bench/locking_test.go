@@ -196,7 +196,9 @@ func BenchmarkLockRounds(b *testing.B) {
 }
 
 // BenchmarkRedlock compares the latency of one caller's acquire+release on
-// one server with Redlock over three, for rediware and redsync.
+// one server with Redlock over three, for rediware and redsync, and for the
+// go-redis floor (lockFloor: what any Redlock client on go-redis could at
+// best reach on this machine).
 func BenchmarkRedlock(b *testing.B) {
 	srvs := redistest.StartN(b, 3)
 	stores := make([]store.Store, len(srvs))
@@ -236,11 +238,17 @@ func BenchmarkRedlock(b *testing.B) {
 			return nil
 		}
 	}
+	floorClients := make([]*redis.Client, len(srvs))
+	for i, srv := range srvs {
+		floorClients[i] = lockBenchClient(b, srv.Addr())
+	}
 	cases := []lockBenchCase{
 		{"rediware-single", rediware(single)},
 		{"rediware-redlock3", rediware(red3)},
 		{"redsync-single", rsync(rsSingle)},
 		{"redsync-redlock3", rsync(rs3)},
+		{"floor-single", newLockFloor(b, floorClients[:1]).op},
+		{"floor-redlock3", newLockFloor(b, floorClients).op},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -271,4 +279,80 @@ func BenchmarkRedlock(b *testing.B) {
 			}
 		}
 	})
+}
+
+// lockFloor is the least an acquire+release can cost with go-redis on
+// this machine, for reading the Redlock figures: a SET NX PX script and a
+// compare-and-delete script sent to every server, by goroutines kept
+// between calls, each phase returning once a majority has answered. It is
+// not a lock: no token randomness, validity, fencing, error handling or
+// clean-up. "floor-redlock3" over "floor-single" is the ratio that any
+// Redlock client built on go-redis could at best reach here.
+type lockFloor struct {
+	clients []*redis.Client
+	jobs    []chan lockFloorJob
+	n       atomic.Int64
+}
+
+type lockFloorJob struct {
+	script *redis.Script
+	key    string
+	args   []any
+	done   chan<- struct{}
+}
+
+var (
+	lockFloorAcquire = redis.NewScript(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0`)
+	lockFloorRelease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+)
+
+func newLockFloor(b *testing.B, clients []*redis.Client) *lockFloor {
+	b.Helper()
+	f := &lockFloor{clients: clients}
+	for _, c := range clients {
+		for _, sc := range []*redis.Script{lockFloorAcquire, lockFloorRelease} {
+			if err := sc.Load(context.Background(), c).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		jobs := make(chan lockFloorJob, 16)
+		f.jobs = append(f.jobs, jobs)
+		go func() {
+			for j := range jobs {
+				j.script.EvalSha(context.Background(), c, []string{j.key}, j.args...)
+				j.done <- struct{}{}
+			}
+		}()
+	}
+	b.Cleanup(func() {
+		for _, jobs := range f.jobs {
+			close(jobs)
+		}
+	})
+	return f
+}
+
+func (f *lockFloor) op(ctx context.Context, key string) error {
+	v := strconv.FormatInt(f.n.Add(1), 10)
+	if len(f.clients) == 1 {
+		if err := lockFloorAcquire.EvalSha(ctx, f.clients[0], []string{key}, v, lockBenchTTL.Milliseconds()).Err(); err != nil {
+			return err
+		}
+		return lockFloorRelease.EvalSha(ctx, f.clients[0], []string{key}, v).Err()
+	}
+	quorum := len(f.clients)/2 + 1
+	for _, phase := range []lockFloorJob{
+		{script: lockFloorAcquire, key: key, args: []any{v, lockBenchTTL.Milliseconds()}},
+		{script: lockFloorRelease, key: key, args: []any{v}},
+	} {
+		done := make(chan struct{}, len(f.clients))
+		phase.done = done
+		for _, jobs := range f.jobs {
+			jobs <- phase
+		}
+		for range quorum {
+			<-done
+		}
+	}
+	return nil
 }
