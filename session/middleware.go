@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -206,12 +205,13 @@ type saver struct {
 	noSave bool
 
 	ran         bool
-	clientToken string         // token the client holds after this response
-	committed   bool           // saved before the header
-	wroteCookie bool           // Set-Cookie added before the header
-	snapToken   string         // state saved before the header, to detect late changes
-	snapDL      time.Time      //
-	snapVals    map[string]any //
+	clientToken string    // token the client holds after this response
+	committed   bool      // saved before the header
+	wroteCookie bool      // Set-Cookie added before the header
+	snapToken   string    // state saved before the header, to detect late changes
+	snapDL      time.Time //
+	snapKeys    []string  // sorted
+	snapVals    []any     // the values of snapKeys
 }
 
 func (sv *saver) beforeHeader(int) {
@@ -262,7 +262,7 @@ func (sv *saver) beforeHeader(int) {
 		sv.committed = true
 		sv.snapToken = token
 		sv.snapDL = m.Deadline(ctx)
-		sv.snapVals = sv.values(ctx)
+		sv.snapKeys, sv.snapVals = sv.snapshot(ctx)
 	case scs.Destroyed:
 		if st.renewedFrom != "" { // Refresh then Destroy: drop the tombstone
 			_ = m.store.finishRenewal(ctx, st)
@@ -273,13 +273,29 @@ func (sv *saver) beforeHeader(int) {
 	}
 }
 
-func (sv *saver) values(ctx context.Context) map[string]any {
+// snapshot returns the session's keys, sorted, and their values.
+func (sv *saver) snapshot(ctx context.Context) ([]string, []any) {
 	keys := sv.m.Keys(ctx)
-	vals := make(map[string]any, len(keys))
-	for _, k := range keys {
-		vals[k] = sv.m.Get(ctx, k)
+	vals := make([]any, len(keys))
+	for i, k := range keys {
+		vals[i] = sv.m.Get(ctx, k)
 	}
-	return vals
+	return keys, vals
+}
+
+// unchanged reports whether the session's values are those of the
+// snapshot.
+func (sv *saver) unchanged(ctx context.Context) bool {
+	keys := sv.m.Keys(ctx)
+	if len(keys) != len(sv.snapKeys) {
+		return false
+	}
+	for i, k := range keys {
+		if k != sv.snapKeys[i] || !reflect.DeepEqual(sv.m.Get(ctx, k), sv.snapVals[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // afterResponse saves changes made after the header was sent, when the
@@ -293,8 +309,7 @@ func (sv *saver) afterResponse() {
 		return
 	}
 	token := m.SessionManager.Token(ctx)
-	if sv.committed && token == sv.snapToken && m.Deadline(ctx).Equal(sv.snapDL) &&
-		maps.EqualFunc(sv.values(ctx), sv.snapVals, func(a, b any) bool { return reflect.DeepEqual(a, b) }) {
+	if sv.committed && token == sv.snapToken && m.Deadline(ctx).Equal(sv.snapDL) && sv.unchanged(ctx) {
 		return // nothing changed since the save before the header
 	}
 	if token == "" || token != sv.clientToken {
