@@ -12,6 +12,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -119,8 +120,9 @@ func BenchmarkLock(b *testing.B) {
 }
 
 // BenchmarkLockInterleaved runs one caller's acquire+release of every
-// library in turn inside one loop (one library per iteration, in rotation)
-// and reports each library's mean time per op as a metric
+// library in turn inside one loop (one library per iteration; every round
+// runs each library once, in a shuffled order, so that no library always
+// follows the same one) and reports each library's mean time per op as a metric
 // ("<name>-µs/op"). On a shared, noisy machine this pairs the measurements
 // under the same load, which separate benchmarks run seconds apart do not.
 // (Interleaving does not suit the 64-caller case: the libraries would
@@ -133,8 +135,9 @@ func BenchmarkLockInterleaved(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		totals := make([]time.Duration, len(cases))
 		counts := make([]int, len(cases))
+		order := lockBenchOrder(len(cases))
 		for n := 0; b.Loop(); n++ {
-			i := n % len(cases)
+			i := order(n)
 			begin := time.Now()
 			if err := cases[i].op(ctx, "bench:il:"+cases[i].name); err != nil {
 				b.Fatal(err)
@@ -264,8 +267,9 @@ func BenchmarkRedlock(b *testing.B) {
 	b.Run("interleaved", func(b *testing.B) {
 		totals := make([]time.Duration, len(cases))
 		counts := make([]int, len(cases))
+		order := lockBenchOrder(len(cases))
 		for n := 0; b.Loop(); n++ {
-			i := n % len(cases)
+			i := order(n)
 			begin := time.Now()
 			if err := cases[i].op(ctx, "bench:redlock:il:"+cases[i].name); err != nil {
 				b.Fatal(err)
@@ -279,6 +283,23 @@ func BenchmarkRedlock(b *testing.B) {
 			}
 		}
 	})
+}
+
+// lockBenchOrder returns the case to run at iteration n of an interleaved
+// loop: each round of k iterations runs every case once, in an order
+// shuffled per round (a fixed seed, so runs are comparable).
+func lockBenchOrder(k int) func(n int) int {
+	rng := rand.New(rand.NewPCG(1, 2))
+	perm := make([]int, k)
+	for i := range perm {
+		perm[i] = i
+	}
+	return func(n int) int {
+		if n%k == 0 {
+			rng.Shuffle(k, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		}
+		return perm[n%k]
+	}
 }
 
 // lockFloor is the least an acquire+release can cost with go-redis on
