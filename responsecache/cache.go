@@ -36,6 +36,8 @@ type Cache struct {
 	instance   string // identifies this Cache's invalidation messages
 	cancel     context.CancelFunc
 	hits       [256]atomic.Pointer[hitFields] // recent hit field values, by age, ttl and length
+	// readDeadline is the deadline shared by reads (see readContext).
+	readDeadline atomic.Pointer[sharedDeadline]
 }
 
 // New returns a Cache storing its entries in s. opts may be the zero value.

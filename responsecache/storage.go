@@ -35,11 +35,70 @@ func (c *Cache) call(ctx context.Context, fn func(ctx context.Context) error) er
 }
 
 func (c *Cache) get(ctx context.Context, key string) (b []byte, found bool, err error) {
-	err = c.call(ctx, func(ctx context.Context) error {
-		b, found, err = c.s.Get(ctx, key)
-		return err
-	})
-	return
+	if !c.br.Allow() {
+		return nil, false, store.ErrCircuitOpen
+	}
+	rctx, cancel := c.readContext(ctx)
+	b, found, err = c.s.Get(rctx, key)
+	if cancel != nil {
+		cancel()
+	}
+	c.br.Record(err)
+	return b, found, err
+}
+
+// sharedDeadline is a context that expires a store timeout after it was
+// made, shared by the reads that start soon after (see readContext).
+type sharedDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc // never called: the deadline releases it
+	at     time.Time
+}
+
+// readContext returns the context of one GET on the hit path: ctx's values
+// with a deadline at most the store timeout away. Rather than a timer of
+// its own (context.WithTimeout: four allocations, a timer to start and
+// stop, registration with the request's context) it shares the deadline
+// of a context made at most an eighth of the timeout ago, so the read gets
+// between 7/8 of the timeout and all of it. It does not end when the client
+// goes away, only at the deadline. When ctx has a deadline of its own (or
+// is already done) it falls back to context.WithTimeout, so a caller's
+// tighter bound is kept; cancel is then not nil.
+func (c *Cache) readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, has := ctx.Deadline(); has || ctx.Err() != nil {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	now := time.Now()
+	sd := c.readDeadline.Load()
+	if sd == nil || sd.at.Sub(now) < c.timeout-c.timeout/8 {
+		d := &sharedDeadline{at: now.Add(c.timeout)}
+		d.ctx, d.cancel = context.WithDeadline(context.Background(), d.at)
+		c.readDeadline.Store(d)
+		sd = d
+	}
+	return &readCtx{Context: ctx, deadline: sd.ctx}, nil
+}
+
+// readCtx has the values of the request's context and the deadline, Done
+// and Err of a shared deadline context.
+type readCtx struct {
+	context.Context // values only
+	deadline        context.Context
+}
+
+func (r *readCtx) Deadline() (time.Time, bool) { return r.deadline.Deadline() }
+func (r *readCtx) Done() <-chan struct{}       { return r.deadline.Done() }
+func (r *readCtx) Err() error                  { return r.deadline.Err() }
+
+// Value asks the deadline context first: it holds no values of its own,
+// but answers the context package's internal lookups, so that
+// context.Cause reports its expiry and a context derived from this one
+// (context.WithCancel in a client hook) follows it without a goroutine.
+func (r *readCtx) Value(key any) any {
+	if v := r.deadline.Value(key); v != nil {
+		return v
+	}
+	return r.Context.Value(key)
 }
 
 // lookupResult is what the cache holds for a request.
