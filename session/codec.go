@@ -12,8 +12,11 @@ import (
 // cachingCodec remembers the decoded form of session data read more than
 // once, keyed by the stored bytes themselves, so that the many requests that
 // read an unchanged session skip the codec (gob decoding is most of the CPU time
-// of a request that only reads its session). Encoding is untouched, so the
-// bytes in Redis are exactly the wrapped codec's.
+// of a request that only reads its session). Encoding is the wrapped
+// codec's, so the bytes in Redis are exactly its own. With gob, the data a
+// save encodes is cached at once (see Encode), and Manager drops the entry
+// of the data that save replaced (forget), so a session changed on every
+// request is never decoded either and holds one entry.
 //
 // Only data whose values are all immutable (strings, booleans, numbers,
 // time.Time) is cached, and every Decode returns a fresh copy of the map,
@@ -21,7 +24,8 @@ import (
 type cachingCodec struct {
 	inner    scs.Codec
 	maxItems int
-	maxBytes int // per entry
+	maxBytes int  // per entry
+	gob      bool // inner is gob, for which roundTrips holds: cache at Encode
 
 	mu    sync.RWMutex
 	items map[string]cachedSession
@@ -35,12 +39,47 @@ type cachedSession struct {
 }
 
 func newCachingCodec(inner scs.Codec, maxItems int) *cachingCodec {
-	return &cachingCodec{inner: inner, maxItems: maxItems, maxBytes: 4 << 10,
+	var isGob bool
+	switch inner.(type) {
+	case *gobCodec, scs.GobCodec, *scs.GobCodec:
+		isGob = true
+	}
+	return &cachingCodec{inner: inner, maxItems: maxItems, maxBytes: 4 << 10, gob: isGob,
 		items: make(map[string]cachedSession), seen: make(map[uint64]struct{}), seed: maphash.MakeSeed()}
 }
 
+// Encode encodes with the wrapped codec and, when the decoded form of the
+// bytes is known to be exactly the data encoded (see roundTrips), caches
+// it at once (gob codecs only): the next request, which reads what this one saved, skips the
+// codec even when every request changes the session.
 func (c *cachingCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
-	return c.inner.Encode(deadline, values)
+	b, err := c.inner.Encode(deadline, values)
+	if err != nil || !c.gob || len(b) > c.maxBytes || !roundTrips(deadline, values) {
+		return b, err
+	}
+	e := cachedSession{deadline: deadline, values: maps.Clone(values)}
+	c.mu.Lock()
+	c.add(string(b), e)
+	c.mu.Unlock()
+	return b, nil
+}
+
+// forget drops the entry of b, the data a save has just replaced.
+func (c *cachingCodec) forget(b []byte) {
+	c.mu.Lock()
+	delete(c.items, string(b))
+	c.mu.Unlock()
+}
+
+// add caches e under key; c.mu is held.
+func (c *cachingCodec) add(key string, e cachedSession) {
+	if _, ok := c.items[key]; !ok && len(c.items) >= c.maxItems {
+		for k := range c.items { // evict an arbitrary entry
+			delete(c.items, k)
+			break
+		}
+	}
+	c.items[key] = e
 }
 
 func (c *cachingCodec) Decode(b []byte) (time.Time, map[string]any, error) {
@@ -68,14 +107,7 @@ func (c *cachingCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 		return deadline, values, nil
 	}
 	delete(c.seen, h)
-	e = cachedSession{deadline: deadline, values: maps.Clone(values)}
-	if len(c.items) >= c.maxItems {
-		for k := range c.items { // evict an arbitrary entry
-			delete(c.items, k)
-			break
-		}
-	}
-	c.items[string(b)] = e
+	c.add(string(b), cachedSession{deadline: deadline, values: maps.Clone(values)})
 	c.mu.Unlock()
 	return deadline, values, nil
 }
@@ -87,6 +119,27 @@ func immutable(values map[string]any) bool {
 		switch v.(type) {
 		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
 			float32, float64, complex64, complex128, time.Time, time.Duration:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// roundTrips reports whether decoding the encoding of deadline and values
+// with gob gives them back exactly, as the same types and the same bits: a
+// deadline in UTC without a monotonic clock reading (as scs
+// makes it), and only values of types gob sends with their exact type name.
+// time.Time values are left out: a decoded time's location depends on the
+// reader's time zone.
+func roundTrips(deadline time.Time, values map[string]any) bool {
+	if deadline.Location() != time.UTC || deadline != deadline.Round(0) {
+		return false
+	}
+	for _, v := range values {
+		switch v.(type) {
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
+			float32, float64, complex64, complex128:
 		default:
 			return false
 		}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,5 +62,67 @@ func TestCachingCodec_is_bounded(t *testing.T) {
 	}
 	if len(c.items) > 8 {
 		t.Fatalf("%d entries, bound is 8", len(c.items))
+	}
+}
+
+func TestCachingCodec_saved_data_is_read_without_decoding(t *testing.T) {
+	inner := &countingCodec{}
+	c := newCachingCodec(inner, 16)
+	c.gob = true // as for the gob codecs
+	dl := time.Now().Add(time.Hour).UTC()
+	vals := map[string]any{"user": "u1", "n": 7, "t": int64(9), "f": 1.5, "ok": true, "nil": nil}
+	b, err := c.Encode(dl, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals["user"] = "changed after the save" // the cache holds its own copy
+	for range 2 {
+		gotDL, got, err := c.Decode(b)
+		if err != nil || !gotDL.Equal(dl) || got["user"] != "u1" || got["n"] != 7 || got["t"] != int64(9) || len(got) != 6 {
+			t.Fatalf("Decode = %v %v %v", gotDL, got, err)
+		}
+		got["user"] = "scribbled" // each caller owns its map
+	}
+	if inner.decodes != 0 {
+		t.Fatalf("inner decodes = %d, want 0", inner.decodes)
+	}
+	// What gob itself decodes from these bytes is what the cache gave.
+	wantDL, want, _ := scs.GobCodec{}.Decode(b)
+	_, got, _ := c.Decode(b)
+	if wantDL != dl || !reflect.DeepEqual(got, want) {
+		t.Fatalf("cache gave %v %v, gob decodes %v %v", dl, got, wantDL, want)
+	}
+	c.forget(b)
+	if _, _, _ = c.Decode(b); inner.decodes != 1 {
+		t.Fatalf("after forget: inner decodes = %d, want 1", inner.decodes)
+	}
+}
+
+func TestCachingCodec_does_not_cache_at_save_what_may_decode_differently(t *testing.T) {
+	utc := time.Now().Add(time.Hour).UTC()
+	for _, tc := range []struct {
+		name string
+		dl   time.Time
+		vals map[string]any
+		gob  bool
+	}{
+		{"local deadline", time.Now().Add(time.Hour), map[string]any{"n": 1}, true},
+		{"zone offset deadline", utc.In(time.FixedZone("", 3600)), map[string]any{"n": 1}, true},
+		{"time value", utc, map[string]any{"at": utc}, true},
+		{"mutable value", utc, map[string]any{"b": []byte("x")}, true},
+		{"other codec", utc, map[string]any{"n": 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := &countingCodec{}
+			c := newCachingCodec(inner, 16)
+			c.gob = tc.gob
+			b, err := c.Encode(tc.dl, tc.vals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _ = c.Decode(b); inner.decodes != 1 {
+				t.Fatalf("inner decodes = %d, want 1 (not cached at save)", inner.decodes)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -52,5 +53,23 @@ func TestDecodeCache_unsaved_change_does_not_reach_the_cache(t *testing.T) {
 	}
 	if got := get(t, h, tok); got != "a" {
 		t.Fatalf("get %q after an unsaved change, want a", got)
+	}
+}
+
+func TestDecodeCache_session_changed_on_every_request_reads_what_was_saved(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.New(s)
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Types matter: GetInt and GetInt64 answer 0 for any other type.
+		n, big := m.GetInt(r.Context(), "n"), m.GetInt64(r.Context(), "big")
+		m.Put(r.Context(), "n", n+1)
+		m.Put(r.Context(), "big", big+2)
+		fmt.Fprint(w, n, big)
+	}))
+	tok := sessionCookie(do(t, h, "GET", "/", "")).Value
+	for i := 1; i <= 5; i++ {
+		if got, want := body(t, do(t, h, "GET", "/", tok)), fmt.Sprint(i, 2*i); got != want {
+			t.Fatalf("request %d read %q, want %q", i, got, want)
+		}
 	}
 }

@@ -129,7 +129,11 @@ type Config struct {
 	// error's text.
 	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Codec encodes session data. Default: scs.GobCodec, as scs.
+	// Codec encodes session data. Default: scs.GobCodec, as scs. Given
+	// scs.GobCodec (or by default), Manager writes and reads exactly its
+	// bytes but keeps gob's encoders and decoders warm between calls,
+	// instead of building new ones (and sending or parsing the description
+	// of the session type again) for every session, as scs.GobCodec does.
 	Codec scs.Codec
 
 	// DecodeCache is how many sessions keep their decoded form in memory,
@@ -161,6 +165,7 @@ type Manager struct {
 	s           store.Store
 	cfg         Config // with defaults applied
 	codec       scs.Codec
+	cache       *cachingCodec // nil without a decode cache
 	userKey     string
 	idle        time.Duration
 	touch       time.Duration
@@ -248,8 +253,10 @@ func NewManager(s store.Store, cfg Config) *Manager {
 		codec = newGobCodec() // the same bytes, without rebuilding gob's state per call
 	}
 	sm.Codec = codec
+	var cache *cachingCodec
 	if c.DecodeCache > 0 {
-		sm.Codec = newCachingCodec(codec, c.DecodeCache)
+		cache = newCachingCodec(codec, c.DecodeCache)
+		sm.Codec = cache
 	}
 	sm.Lifetime = c.Lifetime
 	sm.IdleTimeout = 0 // enforced by Manager, so that reads need no write
@@ -269,6 +276,7 @@ func NewManager(s store.Store, cfg Config) *Manager {
 		s:              s,
 		cfg:            c,
 		codec:          codec,
+		cache:          cache,
 		userKey:        c.UserKey,
 		idle:           c.IdleTimeout,
 		touch:          c.TouchInterval,

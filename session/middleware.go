@@ -181,6 +181,12 @@ func (m *Manager) commit(ctx context.Context, st *reqState) (string, time.Time, 
 		m.Put(ctx, TouchedKey, now.UnixMilli())
 		st.maxExpiry = now.Add(m.idle)
 	}
+	if st.loaded != nil && m.cache != nil {
+		// The save replaces the loaded data in Redis: no request reads it
+		// again. (Dropped first: the save may write the very same bytes.)
+		m.cache.forget(st.loaded)
+		st.loaded = nil
+	}
 	token, _, err := m.SessionManager.Commit(ctx)
 	return token, st.expiry, err
 }

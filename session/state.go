@@ -15,6 +15,7 @@ type reqState struct {
 	indexedAs   string    // user whose index held the session at load time
 	needIndex   bool      // this commit must (re)write the user's index entry
 	found       bool      // the store returned data (a decode error is then bad data)
+	loaded      []byte    // the data loaded, whose decode cache entry a save makes stale
 	maxExpiry   time.Time // idle expiry to apply at commit, zero for none
 	expiry      time.Time // expiry actually written by the last commit
 	renewing    bool      // Refresh is renewing the token

@@ -164,7 +164,7 @@ func (rs *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 	}
 	if found {
 		if st := stateFrom(ctx); st != nil {
-			st.found = true
+			st.found, st.loaded = true, b
 		}
 	}
 	return b, found, nil
