@@ -138,11 +138,14 @@ type Config struct {
 
 	// DecodeCache is how many sessions keep their decoded form in memory,
 	// keyed by their stored bytes, so that reading an unchanged session
-	// again skips the codec. Data is admitted at its second read; only
-	// sessions of at most 4 KiB whose values are all strings, booleans,
-	// numbers or times are kept, and each request gets its own copy. The
-	// bytes in Redis are not affected. Default: 4096. A negative value
-	// disables it.
+	// again skips the codec. Data is admitted at its second read, and with
+	// the default gob codec also when a save writes it (if its values are
+	// all strings, booleans or numbers, so that decoding would give exactly
+	// them back), so that a session changed on every request is not decoded
+	// either; a save drops the entry of the data it replaces. Only sessions
+	// of at most 4 KiB whose values are all strings, booleans, numbers or
+	// times are kept, and each request gets its own copy. The bytes in
+	// Redis are not affected. Default: 4096. A negative value disables it.
 	DecodeCache int
 
 	// Logger receives errors that cannot reach the client, such as a save
