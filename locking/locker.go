@@ -6,8 +6,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rediware/rediware/store"
@@ -345,50 +345,28 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	}
 
 	n := len(lk.nodes)
-	ch := make(chan nodeAcquire, n)
+	t := &acquireTally{quorum: lk.quorum, n: n, decided: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
-	timeout := lk.nodeTimeout(l.ttl)
 	acquired := make([]chan struct{}, n) // closed when node i has answered
-	nctx, cancel := context.WithTimeout(ctx, timeout)
-	answered := lastOf(n, cancel) // one timer per round, freed by the last answer
+	nctx, cancel := context.WithTimeout(ctx, lk.nodeTimeout(l.ttl))
+	t.cancel = cancel // one timer per round, freed by the last answer
 	wg.Add(n)
 	for i, s := range lk.nodes {
 		acquired[i] = make(chan struct{})
 		nodeWorkers.do(func() {
 			defer wg.Done()
 			defer close(acquired[i])
-			ch <- acquireNode(nctx, s, i, l)
-			answered()
+			t.add(acquireNode(nctx, s, i, l))
 		})
 	}
-	var (
-		won, busy int
-		fence     int64
-		holder    time.Duration
-		errs      []error
-	)
-	// Stop reading as soon as the outcome is decided: a quorum won, or too
-	// many lost for a quorum to remain possible.
-	for answered := 0; answered < n; answered++ {
-		if won >= lk.quorum || won+n-answered < lk.quorum {
-			break
-		}
-		r := <-ch
-		switch {
-		case r.err != nil:
-			errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
-		case r.fence > 0:
-			won++
-			fence = max(fence, r.fence)
-		default:
-			busy++
-			holder = max(holder, r.holder)
-		}
-	}
-	if won >= lk.quorum {
+	// Wake up once, when the outcome is decided: a quorum won, or too many
+	// lost for a quorum to remain possible. The other answers are tallied
+	// as they come.
+	<-t.decided
+	if t.atDecision.won >= lk.quorum {
 		validity := l.ttl - time.Since(begin) - lk.drift(l.ttl)
 		if validity > 0 {
-			l.fence = fence
+			l.fence = t.atDecision.fence
 			l.validUntil = begin.Add(validity)
 			l.acquired = acquired // a node's release waits for its acquire
 			return -1, nil
@@ -398,21 +376,64 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	// context that the caller's cancellation cannot cut short.
 	wg.Wait()
 	lk.releaseAll(l)
-	for len(ch) > 0 { // tally the answers not read above
-		switch r := <-ch; {
-		case r.err != nil:
-			errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
-		case r.fence > 0:
-			won++
-		default:
-			busy++
-			holder = max(holder, r.holder)
-		}
+	all := t.final() // every node has answered
+	if all.won+all.busy < lk.quorum && len(all.errs) > 0 {
+		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(all.errs), n, errors.Join(all.errs...))
 	}
-	if won+busy < lk.quorum && len(errs) > 0 {
-		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(errs), n, errors.Join(errs...))
+	return all.holder, nil
+}
+
+// acquireTally counts the stores' answers to one Redlock acquire round as
+// they come in, and wakes the caller once, when the outcome is decided.
+type acquireTally struct {
+	quorum, n int
+	cancel    context.CancelFunc // the round's context, once all answered
+	decided   chan struct{}      // one value, sent when decided
+
+	mu         sync.Mutex
+	answered   int
+	now        acquireCount
+	atDecision acquireCount // the count when decided; read after decided
+	signalled  bool
+}
+
+type acquireCount struct {
+	won, busy int
+	fence     int64         // the largest fence won
+	holder    time.Duration // the largest holder TTL seen
+	errs      []error
+}
+
+func (t *acquireTally) add(r nodeAcquire) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.answered++
+	switch {
+	case r.err != nil:
+		t.now.errs = append(t.now.errs, fmt.Errorf("node %d: %w", r.i, r.err))
+	case r.fence > 0:
+		t.now.won++
+		t.now.fence = max(t.now.fence, r.fence)
+	default:
+		t.now.busy++
+		t.now.holder = max(t.now.holder, r.holder)
 	}
-	return holder, nil
+	if !t.signalled && (t.now.won >= t.quorum || t.now.won+t.n-t.answered < t.quorum) {
+		t.signalled = true
+		t.atDecision = t.now
+		t.atDecision.errs = slices.Clone(t.now.errs)
+		t.decided <- struct{}{}
+	}
+	if t.answered == t.n {
+		t.cancel()
+	}
+}
+
+// final returns the count once every store has answered.
+func (t *acquireTally) final() acquireCount {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.now
 }
 
 // releaseTimeout bounds the clean-up release after a failed attempt.
@@ -448,59 +469,76 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 		}
 		return 0, nil
 	}
-	type res struct {
-		i   int
-		ok  bool
-		err error
-	}
 	n := len(lk.nodes)
-	ch := make(chan res, n)
+	t := &eachTally{need: n, decided: make(chan struct{}, 1)}
+	if !all {
+		t.quorum, t.maxLost = lk.quorum, n-lk.quorum
+	}
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	answered := lastOf(n, cancel)
+	t.cancel = cancel
 	for i, s := range lk.nodes {
 		nodeWorkers.do(func() {
 			ok, err := fn(nctx, i, s)
-			ch <- res{i, ok, err}
-			answered()
+			t.add(i, ok, err)
 		})
 	}
-	var won, lost int
-	var errs []error
-	for answered := 0; answered < n; answered++ {
-		if !all && (won >= lk.quorum || lost > n-lk.quorum) {
-			break
+	select {
+	case <-t.decided:
+		return t.won, t.errs
+	case <-ctx.Done():
+		// Count every node not heard from as failed, so that the caller
+		// reports the context's error rather than a lost lock.
+		won, errs, missing := t.snapshot()
+		err := fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+		for range missing {
+			errs = append(errs, err)
 		}
-		select {
-		case r := <-ch:
-			if r.err != nil {
-				errs = append(errs, fmt.Errorf("node %d: %w", r.i, r.err))
-			} else if r.ok {
-				won++
-			} else {
-				lost++
-			}
-		case <-ctx.Done():
-			// Count every node not heard from as failed, so that the caller
-			// reports the context's error rather than a lost lock.
-			err := fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
-			for range n - answered {
-				errs = append(errs, err)
-			}
-			return won, errs
-		}
+		return won, errs
 	}
-	return won, errs
 }
 
-// lastOf returns a function that runs fn on its n-th call: the round's
-// shared context is cancelled once every node has answered, which may be
-// after the caller returned with a quorum.
-func lastOf(n int, fn func()) func() {
-	var left atomic.Int32
-	left.Store(int32(n))
-	return func() {
-		if left.Add(-1) == 0 {
-			fn()
-		}
+// eachTally counts the stores' answers to one call of each as they come
+// in, and wakes the caller once, when the outcome is decided.
+type eachTally struct {
+	need            int // answers to wait for at most
+	quorum, maxLost int // decide early (0, 0: wait for need answers)
+	cancel          context.CancelFunc
+	decided         chan struct{} // one value, sent when decided
+
+	mu                   sync.Mutex
+	answered, nwon, lost int
+	nerrs                []error
+	signalled            bool
+	won                  int     // at the decision; read after decided
+	errs                 []error // at the decision; read after decided
+}
+
+func (t *eachTally) add(i int, ok bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.answered++
+	switch {
+	case err != nil:
+		t.nerrs = append(t.nerrs, fmt.Errorf("node %d: %w", i, err))
+	case ok:
+		t.nwon++
+	default:
+		t.lost++
 	}
+	early := t.quorum > 0 && (t.nwon >= t.quorum || t.lost > t.maxLost)
+	if !t.signalled && (early || t.answered == t.need) {
+		t.signalled = true
+		t.won, t.errs = t.nwon, slices.Clone(t.nerrs)
+		t.decided <- struct{}{}
+	}
+	if t.answered == t.need {
+		t.cancel()
+	}
+}
+
+// snapshot returns the count so far and how many stores have not answered.
+func (t *eachTally) snapshot() (won int, errs []error, missing int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nwon, slices.Clone(t.nerrs), t.need - t.answered
 }
