@@ -393,7 +393,7 @@ type acquireTally struct {
 	mu         sync.Mutex
 	answered   int
 	now        acquireCount
-	atDecision acquireCount // the count when decided; read after decided
+	atDecision acquireCount // won and fence when decided; read after decided
 	signalled  bool
 }
 
@@ -421,7 +421,7 @@ func (t *acquireTally) add(r nodeAcquire) {
 	if !t.signalled && (t.now.won >= t.quorum || t.now.won+t.n-t.answered < t.quorum) {
 		t.signalled = true
 		t.atDecision = t.now
-		t.atDecision.errs = slices.Clone(t.now.errs)
+		t.atDecision.errs = nil // not used; now.errs grows on
 		t.decided <- struct{}{}
 	}
 	if t.answered == t.n {
