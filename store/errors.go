@@ -52,6 +52,12 @@ func (e *RedisError) Prefix() string {
 // IsRedisError reports whether err is a Redis error reply whose code is
 // prefix, for example IsRedisError(err, "BUSYGROUP").
 func IsRedisError(err error, prefix string) bool {
+	if err == nil {
+		return false
+	}
+	if re, ok := err.(*RedisError); ok { // the usual case, without errors.As's allocation
+		return re.Prefix() == prefix
+	}
 	var re *RedisError
 	return errors.As(err, &re) && re.Prefix() == prefix
 }
