@@ -17,21 +17,12 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 	if len(channels) == 0 && len(patterns) == 0 {
 		return nil, errSubscribeNothing
 	}
-	var sub *subscription
-	sub = subloop.New(subloop.Config{
+	return subloop.Subscribe(ctx, subloop.Config{
 		Dial:           s.dialPubSub,
 		Channels:       channels,
 		Patterns:       patterns,
 		HealthInterval: s.opts.SubscriptionHealthInterval,
-		OnClose:        func() { s.untrack(sub) },
-	})
-	if !s.track(sub) {
-		return nil, store.ErrClosed
-	}
-	if err := sub.Start(ctx); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	}, s.track, s.untrack)
 }
 
 // subscription is the loop behind a Subscription; the Store closes those
