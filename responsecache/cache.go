@@ -198,7 +198,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// building the key as a string.
 		var buf [256]byte
 		if kb, ok := c.appendHeadKey(buf[:0], r, h.pol.route, fields); ok {
-			if e := c.local.getEntry(kb, now); e != nil && (!auth || e.authReuse()) {
+			if e := c.localEntry(kb, r, now); e != nil && (!auth || e.authReuse()) {
 				if lifetime, age, fresh, mustValidate := h.assess(e, &rcc, now); fresh && !mustValidate {
 					c.serveHit(w, r, e, age, lifetime-age)
 					return
@@ -268,6 +268,50 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reason = "request" // a stored response that this request may not use
 	}
 	h.miss(w, r, pk, lr, auth, reason)
+}
+
+// localEntry returns the entry the local tier holds for r under the head
+// key head, following a Vary index to r's variant, or nil.
+func (c *Cache) localEntry(head []byte, r *http.Request, now time.Time) *entry {
+	switch rec := c.local.getBytes(head, now).(type) {
+	case *entry:
+		return rec
+	case *varyIndex:
+		var buf [128]byte
+		raw := appendRawVary(buf[:0], r, rec.Fields)
+		var v *variantRef
+		m := rec.variants.Load()
+		if m != nil {
+			v = (*m)[string(raw)]
+		}
+		if v == nil {
+			if m != nil && len(*m) >= maxVariantMemo {
+				return nil
+			}
+			values := varyValues(r, rec.Fields)
+			v = &variantRef{values: values, key: variantKeyOf(string(head), rec.Nonce, values)}
+			nm := make(map[string]*variantRef, 1+len(mapOrNil(m)))
+			for k, x := range mapOrNil(m) {
+				nm[k] = x
+			}
+			nm[string(raw)] = v
+			rec.variants.Store(&nm) // a racing store may drop another's addition: it is only a memo
+		}
+		e, _ := c.local.get(v.key, now)
+		ent, _ := e.(*entry)
+		if ent == nil || !equalStrings(ent.VaryFields, rec.Fields) || !equalStrings(ent.VaryValues, v.values) {
+			return nil
+		}
+		return ent
+	}
+	return nil
+}
+
+func mapOrNil(m *map[string]*variantRef) map[string]*variantRef {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 // assess is the freshness of e for a request with directives rcc at now:

@@ -977,3 +977,61 @@ func TestLocalTier_hit_sends_nothing_to_Redis(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalTier_Vary_hits_serve_each_request_its_own_variant(t *testing.T) {
+	s, srv := realStore(t)
+	cs := &countingStore{Store: s}
+	c := responsecache.New(cs, responsecache.Options{LocalBytes: 1 << 20})
+	defer c.Close()
+	waitSubscribed(t, srv.Addr(), 1)
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept-Encoding, X-Lang")
+		io.WriteString(w, "ae="+r.Header.Get("Accept-Encoding")+" lang="+strings.Join(r.Header.Values("X-Lang"), "|"))
+	}))
+	const url = "http://example.com/v"
+	cases := []struct {
+		req  []string
+		want string // body: the first spelling of the variant that was stored
+	}{
+		{[]string{"Accept-Encoding", "gzip, br"}, "ae=gzip, br lang="},
+		{[]string{"Accept-Encoding", "br,gzip"}, "ae=gzip, br lang="}, // same set of codings
+		{[]string{"Accept-Encoding", "gzip"}, "ae=gzip lang="},
+		{nil, "ae= lang="},
+		{[]string{"Accept-Encoding", "gzip", "X-Lang", "de"}, "ae=gzip lang=de"},
+		{[]string{"Accept-Encoding", "gzip", "X-Lang", "de", "X-Lang", "en"}, "ae=gzip lang=de|en"},
+		{[]string{"Accept-Encoding", "gzip", "X-Lang", "de, en"}, "ae=gzip lang=de|en"}, // lines combined
+		{[]string{"Accept-Encoding", "gzip", "X-Lang", ""}, "ae=gzip lang="},
+	}
+	// Store every variant, then read each until it comes from the local
+	// tier.
+	for _, tc := range cases {
+		send(h, "GET", url, tc.req...)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before := cs.gets.Load()
+		for _, tc := range cases {
+			send(h, "GET", url, tc.req...)
+		}
+		if cs.gets.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the local tier never held every variant")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gets := cs.gets.Load()
+	for round := range 3 {
+		for i, tc := range cases {
+			w := send(h, "GET", url, tc.req...)
+			if !strings.Contains(w.Header().Get("Cache-Status"), "hit") || w.Body.String() != tc.want {
+				t.Fatalf("round %d case %d %q: %q %q, want %q", round, i, tc.req, w.Header().Get("Cache-Status"), w.Body.String(), tc.want)
+			}
+		}
+	}
+	if n := cs.gets.Load() - gets; n != 0 {
+		t.Fatalf("local-tier Vary hits sent %d GETs to Redis", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -78,7 +79,25 @@ type hitFields struct {
 type varyIndex struct {
 	Fields []string
 	Nonce  string
+
+	// variants maps the raw selecting field lines of requests (see
+	// appendRawVary) to their variant, for the local tier's hit path: the
+	// normalisation and the key hash are pure functions of those lines, so
+	// they are computed once per distinct spelling. Copy on write, at most
+	// maxVariantMemo entries.
+	variants atomic.Pointer[map[string]*variantRef]
 }
+
+// variantRef is a variant of a varyIndex: the normalised selecting values
+// and the Redis key of the variant.
+type variantRef struct {
+	values []string
+	key    string
+}
+
+// maxVariantMemo bounds varyIndex.variants: beyond it, other spellings
+// take the general path.
+const maxVariantMemo = 32
 
 // derive parses, once per decoded entry, the fields the hit path needs.
 func (e *entry) derive(targets []string) {

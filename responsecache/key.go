@@ -219,6 +219,11 @@ func (c *Cache) headKey(pk string) string {
 
 // variantKey is the key of one Vary variant, in the slot of the head key.
 func (c *Cache) variantKey(pk, nonce string, values []string) string {
+	return variantKeyOf(c.headKey(pk), nonce, values)
+}
+
+// variantKeyOf is variantKey for the head key of the URL.
+func variantKeyOf(head, nonce string, values []string) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	for _, v := range values {
@@ -228,8 +233,22 @@ func (c *Cache) variantKey(pk, nonce string, values []string) string {
 		h.Write([]byte(v))
 	}
 	sum := h.Sum(nil)
-	head := c.headKey(pk)
 	return head + ":v:" + nonce + ":" + hex.EncodeToString(sum[:12])
+}
+
+// appendRawVary appends the request's lines of each selecting field, as
+// they are (count, then length-prefixed lines, per field: injective), for
+// looking up a varyIndex's variants.
+func appendRawVary(dst []byte, r *http.Request, fields []string) []byte {
+	for _, f := range fields {
+		vs := r.Header.Values(f) // as varyValues reads them
+		dst = binary.AppendUvarint(dst, uint64(len(vs)))
+		for _, v := range vs {
+			dst = binary.AppendUvarint(dst, uint64(len(v)))
+			dst = append(dst, v...)
+		}
+	}
+	return dst
 }
 
 // absent marks a selecting header field missing from the request; it can

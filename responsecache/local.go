@@ -52,17 +52,16 @@ func (l *localTier) get(key string, now time.Time) (any, bool) {
 	return l.getLocked(l.m[key], now)
 }
 
-// getEntry is get for a key held in bytes (the map lookup does not
-// allocate) and an entry record; a Vary index or a miss is nil.
-func (l *localTier) getEntry(key []byte, now time.Time) *entry {
+// getBytes is get for a key held in bytes (the map lookup does not
+// allocate).
+func (l *localTier) getBytes(key []byte, now time.Time) any {
 	if l == nil || !l.active.Load() {
 		return nil
 	}
 	l.mu.Lock()
 	rec, _ := l.getLocked(l.m[string(key)], now)
 	l.mu.Unlock()
-	e, _ := rec.(*entry)
-	return e
+	return rec
 }
 
 func (l *localTier) getLocked(el *list.Element, now time.Time) (any, bool) {
