@@ -296,6 +296,11 @@ func (c *Cache) localEntry(head []byte, r *http.Request, now time.Time) *entry {
 			}
 			nm[string(raw)] = v
 			rec.variants.Store(&nm) // a racing store may drop another's addition: it is only a memo
+			size := len(raw) + len(v.key) + 64
+			for _, x := range values {
+				size += len(x) + 16
+			}
+			c.local.charge(string(head), rec, size) // the tier's bound counts the memo too
 		}
 		e, _ := c.local.get(v.key, now)
 		ent, _ := e.(*entry)

@@ -107,6 +107,25 @@ func (l *localTier) put(key string, rec any, size int, gen uint64) {
 	}
 }
 
+// charge adds n bytes to the size of rec, held under key (memory a record
+// gained after it was put: a Vary index's variants), evicting as needed.
+func (l *localTier) charge(key string, rec any, n int) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.m[key]
+	if !ok || el.Value.(*localItem).rec != rec {
+		return
+	}
+	el.Value.(*localItem).size += int64(n)
+	l.size += int64(n)
+	for l.size > l.max && l.ll.Len() > 0 {
+		l.remove(l.ll.Back())
+	}
+}
+
 func (l *localTier) remove(el *list.Element) {
 	it := el.Value.(*localItem)
 	l.ll.Remove(el)

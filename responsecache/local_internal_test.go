@@ -51,3 +51,24 @@ func TestLocalTier_bound_counts_decoded_bodies_not_compressed_bytes(t *testing.T
 		t.Fatalf("the local tier holds %d bytes of bodies in %d entries, above its bound of %d", held, n, limit)
 	}
 }
+
+func TestLocalTier_charge_counts_memory_a_record_gained_and_evicts(t *testing.T) {
+	l := newLocalTier(1000)
+	l.active.Store(true)
+	a, b := &varyIndex{Fields: []string{"A"}}, &varyIndex{Fields: []string{"B"}}
+	l.put("a", a, 100, l.generation())
+	l.put("b", b, 100, l.generation())
+	before := l.size
+	l.charge("b", a, 50) // not the record held under b: ignored
+	if l.size != before {
+		t.Fatalf("size %d after charging a record not held, want %d", l.size, before)
+	}
+	l.charge("a", a, 50)
+	if l.size != before+50 {
+		t.Fatalf("size %d, want %d", l.size, before+50)
+	}
+	l.charge("b", b, 900) // over the bound: the least recently used goes first
+	if _, ok := l.get("a", time.Now()); ok || l.size > l.max {
+		t.Fatalf("a still held (size %d of %d)", l.size, l.max)
+	}
+}
