@@ -23,6 +23,11 @@ type gobSession = struct {
 // session type again: two thirds of the CPU time of a decode, and most of
 // its allocations.
 //
+// Most sessions (a deadline and values that are strings, []byte, booleans
+// or numbers) are encoded without gob at all, by gobHead.encode, which
+// writes the very bytes gob writes (checked against gob itself once per
+// process: if they ever differ, it stays off).
+//
 // A gob stream is a run of type definitions followed by the value message.
 // Every stream written for a session whose values need no type definition
 // of their own (gobBasic: strings, numbers, booleans, []byte, time.Time)
@@ -94,6 +99,11 @@ func (c *gobCodec) encoder() *gobEncoder {
 
 // Encode implements scs.Codec.
 func (c *gobCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	if h := sessionGobHead(); h != nil {
+		if out := h.encode(deadline, values); out != nil {
+			return out, nil
+		}
+	}
 	var e *gobEncoder
 	if gobBasic(values) {
 		e = c.encoder()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,6 +185,102 @@ func FuzzGobCodec_Decode_matches_scs_GobCodec(f *testing.F) {
 		gotDL, got, err := c.Decode(b)
 		if (err != nil) != (wantErr != nil) || !gotDL.Equal(wantDL) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("Decode(%x) = %v %v %v; scs.GobCodec gives %v %v %v", b, gotDL, got, err, wantDL, want, wantErr)
+		}
+	})
+}
+
+func TestGobHead_fast_encoding_is_on(t *testing.T) {
+	if sessionGobHead() == nil {
+		t.Fatal("gob's output for the probe sessions differs from appendGobSession's: fast encoding is off")
+	}
+}
+
+func TestGobHead_encode_has_the_bytes_of_gob_for_every_basic_type(t *testing.T) {
+	h := sessionGobHead()
+	if h == nil {
+		t.Skip("fast encoding is off")
+	}
+	dls := []time.Time{time.UnixMilli(1_800_000_000_123).UTC(), time.Now().UTC(), time.Now(),
+		time.Unix(-1e10, 1).In(time.FixedZone("x", -7*3600)), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}
+	long := strings.Repeat("é", 5000)
+	vals := []any{nil, "", "a", long, []byte{}, []byte(nil), []byte(long), true, false,
+		0, 1, -1, 63, 64, -64, -65, 127, 128, math.MaxInt, math.MinInt,
+		int8(math.MinInt8), int8(math.MaxInt8), int16(-300), int32(math.MinInt32), int64(math.MaxInt64), int64(math.MinInt64),
+		uint(0), uint(math.MaxUint), uint8(255), uint16(65535), uint32(1 << 31), uint64(math.MaxUint64), uint64(127), uint64(128),
+		float32(0), float32(-1.25), float32(math.MaxFloat32), float32(math.SmallestNonzeroFloat32),
+		0.0, math.Copysign(0, -1), 1.5, -2.75, math.Pi, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1), math.Inf(-1), math.NaN(),
+		complex64(complex(1, -2)), complex(math.Inf(1), math.NaN()), complex128(0)}
+	for _, dl := range dls {
+		for _, v := range vals {
+			for _, k := range []string{"k", "", long} {
+				one := map[string]any{k: v}
+				want, err := scs.GobCodec{}.Encode(dl, one)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := h.encode(dl, one); !bytes.Equal(got, want) {
+					t.Fatalf("encode(%v, %T %v) =\n%x\ngob gives\n%x", dl, v, v, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestGobHead_encode_leaves_to_gob_what_it_does_not_handle(t *testing.T) {
+	h := sessionGobHead()
+	if h == nil {
+		t.Skip("fast encoding is off")
+	}
+	dl := time.Now().UTC()
+	for _, tc := range []struct {
+		name string
+		dl   time.Time
+		vals map[string]any
+	}{
+		{"zero deadline", time.Time{}, map[string]any{"k": 1}},
+		{"no values", dl, map[string]any{}},
+		{"nil map", dl, nil},
+		{"time value", dl, map[string]any{"k": dl}},
+		{"application type", dl, map[string]any{"k": gobTestPoint{1, 2}}},
+		{"named basic type", dl, map[string]any{"k": time.Second}},
+		{"slice", dl, map[string]any{"k": []string{"a"}}},
+	} {
+		if got := h.encode(tc.dl, tc.vals); got != nil {
+			t.Errorf("%s: encoded %x, want nil (left to gob)", tc.name, got)
+		}
+	}
+}
+
+func FuzzGobHead_encode_decodes_with_scs_GobCodec(f *testing.F) {
+	f.Add("k", "v", int64(-5), uint64(300), 1.5, true, []byte("b"), int64(1_800_000_000_123))
+	f.Fuzz(func(t *testing.T, k, s string, i int64, u uint64, fl float64, b bool, bs []byte, ms int64) {
+		h := sessionGobHead()
+		if h == nil {
+			t.Skip("fast encoding is off")
+		}
+		dl := time.UnixMilli(ms).UTC()
+		vals := map[string]any{k: s, k + "i": i, k + "u": u, k + "f": fl, k + "b": b, k + "x": bs,
+			k + "n": nil, k + "8": int8(i), k + "c": complex(fl, -fl), k + "3": float32(fl)}
+		out := h.encode(dl, vals)
+		if out == nil {
+			t.Fatal("not encoded")
+		}
+		gotDL, got, err := scs.GobCodec{}.Decode(out)
+		if err != nil {
+			t.Fatalf("scs.GobCodec.Decode: %v", err)
+		}
+		if !gotDL.Equal(dl) || len(got) != len(vals) {
+			t.Fatalf("decoded %v %v, want %v %v", gotDL, got, dl, vals)
+		}
+		for key, want := range vals {
+			// %#v, not DeepEqual: NaN is not equal to itself, and an empty
+			// []byte decodes as nil under either codec.
+			if g, w := fmt.Sprintf("%T %#v", got[key], got[key]), fmt.Sprintf("%T %#v", want, want); g != w {
+				if wb, ok := want.([]byte); ok && len(wb) == 0 && got[key] != nil && len(got[key].([]byte)) == 0 {
+					continue
+				}
+				t.Fatalf("%q: decoded %s, want %s", key, g, w)
+			}
 		}
 	})
 }
