@@ -879,15 +879,8 @@ func (h *handler) staleOnError(e *entry, rcc cachecontrol.Directives, now time.T
 // updated returns e with its header fields updated from a 304 (RFC 9111
 // sections 3.2 and 4.3.4) and the 304's timing.
 func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Time) *entry {
-	ne := &entry{
-		Status:     e.Status,
-		Header:     e.Header.Clone(),
-		Body:       e.Body,
-		AuthOK:     e.AuthOK,
-		VaryFields: e.VaryFields,
-		VaryValues: e.VaryValues,
-		size:       e.size,
-	} // the derived fields are set by derive below
+	ne := *e
+	ne.Header = e.Header.Clone()
 	cc := cachecontrol.Parse(h304.Values("Cache-Control"))
 	drop := append(h.c.tagHeaders[:len(h.c.tagHeaders):len(h.c.tagHeaders)], "Content-Length", "Cache-Status")
 	if h.c.opts.SetCookie != SetCookieStore {
@@ -902,7 +895,7 @@ func (h *handler) updated(e *entry, h304 http.Header, reqTime, respTime time.Tim
 	ne.ReqTime, ne.RespTime = reqTime, respTime
 	ne.AgeValue, _ = cachecontrol.ParseAge(h304.Values("Age"))
 	ne.derive(h.c.targets)
-	return ne
+	return &ne
 }
 
 // refreshInBackground revalidates lr's entry on a detached context, at
