@@ -4,18 +4,24 @@
 // backoff, and delivers a store.Reconnected message before any message of
 // the new connection.
 //
-// A backend implements Conn thinly over its client's pub/sub connection and
-// hands a Dial function to New:
+// A backend implements Conn thinly over its client's pub/sub connection
+// (subscribe, receive, ping, close) and keeps its open subscriptions in a
+// Set, which its Close closes:
 //
-//	l := subloop.New(subloop.Config{
-//		Dial:           func(ctx context.Context) (subloop.Conn, error) { ... },
-//		Channels:       channels,
-//		Patterns:       patterns,
-//		HealthInterval: opts.SubscriptionHealthInterval,
-//		OnClose:        func() { s.untrack(sub) },
-//	})
-//	if err := l.Start(ctx); err != nil {
-//		return nil, err
+//	func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (store.Subscription, error) {
+//		return s.subs.Subscribe(ctx, subloop.Config{
+//			Dial:           s.dialPubSub, // returns a subloop.Conn
+//			Channels:       channels,
+//			Patterns:       patterns,
+//			HealthInterval: s.opts.SubscriptionHealthInterval,
+//		})
 //	}
-//	return l, nil // a store.Subscription
+//
+//	func (s *Store) Close() error {
+//		s.subs.Close()
+//		...
+//	}
+//
+// A Store that tracks its subscriptions itself calls Subscribe with its
+// own track and untrack functions instead.
 package subloop
