@@ -20,8 +20,8 @@ type gobSession = struct {
 // gobCodec reads and writes exactly the bytes of scs.GobCodec, without most
 // of its cost. scs.GobCodec makes a new gob.Encoder or gob.Decoder for every
 // call, so every call sends (or parses and compiles) the description of the
-// session type again: two thirds of the CPU time of a decode, and most of
-// its allocations.
+// session type again: about three quarters of the CPU time of a decode, and
+// most of its allocations.
 //
 // Most sessions (a deadline and values that are strings, []byte, booleans
 // or numbers) are encoded without gob at all, by gobHead.encode, which
@@ -31,8 +31,7 @@ type gobSession = struct {
 // A gob stream is a run of type definitions followed by the value message.
 // Every stream written for a session whose values need no type definition
 // of their own (gobBasic: strings, numbers, booleans, []byte, time.Time)
-// is the same definitions, because gob numbers types per process, followed
-// by the value message. So gobCodec keeps gob.Encoders that have already
+// starts with the same definitions, because gob numbers types per process. So gobCodec keeps gob.Encoders that have already
 // sent the definitions once: encoding such a session with one of them
 // yields the value message alone, and the definitions, saved at warm-up,
 // are put in front. Other sessions (a value of a type registered by the
