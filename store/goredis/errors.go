@@ -35,11 +35,6 @@ func wrapErr(err error) error {
 
 var errSubscribeNothing = errors.New("goredis: subscribe needs at least one channel or pattern")
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 func isNetErr(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/internal/subloop"
 )
 
 // Options configures a Store. The zero value means all defaults.
@@ -60,8 +61,7 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	subsMu    sync.Mutex
-	subs      map[*subscription]struct{}
+	subs      subloop.Set // open subscriptions, closed by Close
 }
 
 var (
@@ -530,13 +530,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.subsMu.Lock()
-		subs := s.subs
-		s.subs = nil
-		s.subsMu.Unlock()
-		for sub := range subs {
-			sub.Close()
-		}
+		s.subs.Close()
 		if s.opts.OwnsClient {
 			if cerr := s.client.Close(); err == nil {
 				err = cerr

@@ -17,37 +17,12 @@ func (s *Store) Subscribe(ctx context.Context, channels, patterns []string) (sto
 	if len(channels) == 0 && len(patterns) == 0 {
 		return nil, errSubscribeNothing
 	}
-	return subloop.Subscribe(ctx, subloop.Config{
+	return s.subs.Subscribe(ctx, subloop.Config{
 		Dial:           s.dialPubSub,
 		Channels:       channels,
 		Patterns:       patterns,
 		HealthInterval: s.opts.SubscriptionHealthInterval,
-	}, s.track, s.untrack)
-}
-
-// subscription is the loop behind a Subscription; the Store closes those
-// still open when it closes.
-type subscription = subloop.Loop
-
-// track registers sub to be closed by Store.Close; false if the Store is
-// already closed.
-func (s *Store) track(sub *subscription) bool {
-	s.subsMu.Lock()
-	defer s.subsMu.Unlock()
-	if s.closed.Load() {
-		return false
-	}
-	if s.subs == nil {
-		s.subs = make(map[*subscription]struct{})
-	}
-	s.subs[sub] = struct{}{}
-	return true
-}
-
-func (s *Store) untrack(sub *subscription) {
-	s.subsMu.Lock()
-	delete(s.subs, sub)
-	s.subsMu.Unlock()
+	})
 }
 
 // dialPubSub makes a PubSub; it connects on Subscribe (on Cluster, to the

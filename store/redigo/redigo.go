@@ -14,6 +14,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/internal/subloop"
 )
 
 // Options configures a Store. The zero value means all defaults.
@@ -22,9 +23,9 @@ type Options struct {
 	// store.DefaultMaxKeyLen.
 	MaxKeyLen int
 
-	// SubscriptionHealthInterval is how often a subscription pings the
-	// server, and half the silence after which it gives the connection up
-	// and reconnects. Default: 5s.
+	// SubscriptionHealthInterval is how long a subscription waits for a
+	// message before it pings the server to check the connection, and how
+	// long it then waits for the answer before reconnecting. Default: 5s.
 	SubscriptionHealthInterval time.Duration
 
 	// OwnsPool makes Close close the pool. Open sets it.
@@ -50,8 +51,7 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 
-	subsMu sync.Mutex
-	subs   map[*subscription]struct{} // open subscriptions, closed by Close
+	subs subloop.Set // open subscriptions, closed by Close
 }
 
 var (
@@ -440,13 +440,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.subsMu.Lock()
-		subs := s.subs
-		s.subs = nil
-		s.subsMu.Unlock()
-		for sub := range subs {
-			sub.Close()
-		}
+		s.subs.Close()
 		if s.opts.OwnsPool {
 			err = s.pool.Close()
 		}
