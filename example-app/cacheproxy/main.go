@@ -26,6 +26,9 @@
 //	-memory-limit BYTES  soft memory limit for the Go runtime (default 0: none
 //	                     unless GOMEMLIMIT is set); with it, a high -gc-percent
 //	                     cannot grow the heap past the limit
+//	-read-header-timeout D  bound on reading a request's header (default 10s; 0: none)
+//	-idle-timeout D      how long an idle keep-alive connection is kept
+//	                     (default 2m; 0: no bound)
 //	-procs N             GOMAXPROCS (default 0: the Go default, all CPUs). On a
 //	                     machine shared with a load generator or Redis, 1 or
 //	                     2 fewer than the CPUs avoids the cost of idle threads
@@ -76,7 +79,7 @@ type config struct {
 	heuristic, autoPipeline                                          bool
 	maxObject, localBytes, memoryLimit                               int64
 	gcPercent, procs                                                 int
-	storeTimeout                                                     time.Duration
+	storeTimeout, readHeaderTimeout, idleTimeout                     time.Duration
 }
 
 // defaultGCPercent is the collector target when GOGC is not set. A hit
@@ -107,6 +110,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.gcPercent, "gc-percent", gc, "garbage collector target percentage; 0 keeps Go's setting, -1 = off (default 400 unless GOGC is set)")
 	fs.Int64Var(&cfg.memoryLimit, "memory-limit", 0, "soft memory limit of the Go runtime in bytes (0: none, or GOMEMLIMIT)")
 	fs.IntVar(&cfg.procs, "procs", 0, "GOMAXPROCS (0: the Go default)")
+	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "bound on reading a request's header, against slow clients (0: none)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept (0: no bound)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -158,8 +163,8 @@ func run() error {
 	srv := &http.Server{
 		Addr:              cfg.addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
-		IdleTimeout:       2 * time.Minute,  // keep-alive connections are reused, not kept forever
+		ReadHeaderTimeout: cfg.readHeaderTimeout, // slow clients cannot hold connections open
+		IdleTimeout:       cfg.idleTimeout,       // keep-alive connections are reused, not kept forever
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)

@@ -353,6 +353,9 @@ func TestParseFlags_runtime_and_pipelining_defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.readHeaderTimeout != 10*time.Second || cfg.idleTimeout != 2*time.Minute {
+		t.Fatalf("server timeouts: read header %v, idle %v", cfg.readHeaderTimeout, cfg.idleTimeout)
+	}
 	if cfg.gcPercent != defaultGCPercent || cfg.memoryLimit != 0 || cfg.procs != 0 || !cfg.autoPipeline {
 		t.Fatalf("defaults: gc-percent %d, memory-limit %d, procs %d, autopipeline %v", cfg.gcPercent, cfg.memoryLimit, cfg.procs, cfg.autoPipeline)
 	}
