@@ -2,6 +2,7 @@ package responsecache
 
 import (
 	"context"
+	"hash/maphash"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,6 +39,7 @@ type Cache struct {
 	hits       [256]atomic.Pointer[hitFields] // recent hit field values, by age, ttl and length
 	// readDeadline is the deadline shared by reads (see readContext).
 	readDeadline atomic.Pointer[sharedDeadline]
+	decoded      decodeCache // recently decoded records, by their bytes
 }
 
 // New returns a Cache storing its entries in s. opts may be the zero value.
@@ -48,6 +50,7 @@ func New(s store.Store, opts Options) *Cache {
 		c.ks.Prefix = "rc"
 	}
 	c.keyOpen = strings.TrimSuffix(c.ks.Key(""), "}")
+	c.decoded.seed = maphash.MakeSeed()
 	c.br = opts.Breaker
 	if c.br == nil {
 		c.br = &store.Breaker{}

@@ -1035,3 +1035,34 @@ func TestLocalTier_Vary_hits_serve_each_request_its_own_variant(t *testing.T) {
 		t.Fatalf("local-tier Vary hits sent %d GETs to Redis", n)
 	}
 }
+
+func TestRedisHit_serves_the_stored_bytes_after_another_instance_replaced_them(t *testing.T) {
+	s, _ := realStore(t)
+	a := responsecache.New(s, responsecache.Options{})
+	b := responsecache.New(s, responsecache.Options{})
+	var version atomic.Int32
+	version.Store(1)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "v"+strconv.Itoa(int(version.Load())))
+	})
+	ha, hb := a.Handler(origin), b.Handler(origin)
+	const url = "http://example.com/replaced"
+	send(ha, "GET", url)
+	for range 3 { // hits from Redis, the same bytes each time
+		if got := send(ha, "GET", url).Body.String(); got != "v1" {
+			t.Fatalf("A got %q, want v1", got)
+		}
+	}
+	for v := int32(2); v <= 3; v++ {
+		version.Store(v)
+		if err := b.PurgeURL(context.Background(), url); err != nil {
+			t.Fatal(err)
+		}
+		send(hb, "GET", url) // B stores the new version
+		want := "v" + strconv.Itoa(int(v))
+		if w := send(ha, "GET", url); w.Body.String() != want || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+			t.Fatalf("A got %q (%s), want the hit %q that B stored", w.Body.String(), w.Header().Get("Cache-Status"), want)
+		}
+	}
+}

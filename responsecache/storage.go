@@ -156,14 +156,17 @@ func (c *Cache) record(ctx context.Context, key string, now time.Time) (any, err
 	if err != nil || !found {
 		return nil, err
 	}
-	rec, err := decodeRecord(b, c.targets)
-	if err != nil {
-		c.report(ctx, nil, err)
-		_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
-			_, err := c.s.Delete(ctx, key)
-			return err
-		})
-		return nil, nil
+	rec, ok := c.decoded.get(key, b)
+	if !ok {
+		if rec, err = decodeRecord(b, c.targets); err != nil {
+			c.report(ctx, nil, err)
+			_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
+				_, err := c.s.Delete(ctx, key)
+				return err
+			})
+			return nil, nil
+		}
+		c.decoded.put(key, b, rec)
 	}
 	if c.local != nil {
 		c.local.put(key, rec, memSize(rec, len(b)), gen)
