@@ -10,7 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// batcher is the Store's automatic pipelining (Options.AutoPipeline).
+// batcher is the Store's automatic pipelining (on unless
+// Options.NoAutoPipeline).
 //
 // At most maxInFlight round trips are outstanding at once. A caller that
 // finds a free slot sends its own command at once, alone, on its own

@@ -40,7 +40,6 @@ func newAutoPipeline(t *testing.T, addr string, opts goredis.Options) (*goredis.
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 64})
 	h := &pipelineCounter{}
 	c.AddHook(h)
-	opts.AutoPipeline = true
 	s, err := goredis.NewWithOptions(c, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +251,7 @@ func TestAutoPipeline_cluster_batches_span_slots(t *testing.T) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
 	h := &pipelineCounter{}
 	c.AddHook(h)
-	s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true, AutoPipelineInFlight: 1})
+	s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipelineInFlight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +294,7 @@ func TestAutoPipeline_server_down_fails_fast(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
-	s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true, AutoPipelineInFlight: 1})
+	s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipelineInFlight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func BenchmarkStore(b *testing.B) {
 	srv := redistest.Start(b)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	b.Cleanup(func() { c.Close() })
-	s := goredis.New(c)
+	s := noPipeline(b, c) // the Store's own overhead, without batching
 	ctx := context.Background()
 	if err := c.Set(ctx, "bench:k", "v", 0).Err(); err != nil {
 		b.Fatal(err)
@@ -117,7 +117,7 @@ func BenchmarkPaired(b *testing.B) {
 	srv := redistest.Start(b)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	b.Cleanup(func() { c.Close() })
-	s := goredis.New(c)
+	s := noPipeline(b, c) // the Store's own overhead, without batching
 	ctx := context.Background()
 	if err := c.Set(ctx, "bench:k", "v", 0).Err(); err != nil {
 		b.Fatal(err)
@@ -189,9 +189,10 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
-// BenchmarkAutoPipeline compares the Store on a plain client with the
-// Store under Options{AutoPipeline: true} at several AutoPipelineInFlight
-// settings, with 1 and with 64 goroutines.
+// BenchmarkAutoPipeline compares the Store with Options{NoAutoPipeline:
+// true} ("plain") and the default automatic pipelining at several
+// AutoPipelineInFlight settings (auto2 is the default), with 1 and with 64
+// goroutines.
 func BenchmarkAutoPipeline(b *testing.B) {
 	srv := redistest.Start(b)
 	newClient := func() *redis.Client {
@@ -203,9 +204,9 @@ func BenchmarkAutoPipeline(b *testing.B) {
 		name string
 		s    *goredis.Store
 	}
-	stacks := []stack{{"plain", goredis.New(newClient())}}
+	stacks := []stack{{"plain", noPipeline(b, newClient())}}
 	for _, n := range []int{1, 2, 4, 8} {
-		s, err := goredis.NewWithOptions(newClient(), goredis.Options{AutoPipeline: true, AutoPipelineInFlight: n})
+		s, err := goredis.NewWithOptions(newClient(), goredis.Options{AutoPipelineInFlight: n})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -232,4 +233,12 @@ func BenchmarkAutoPipeline(b *testing.B) {
 			}
 		}
 	}
+}
+
+func noPipeline(b *testing.B, c redis.UniversalClient) *goredis.Store {
+	s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }

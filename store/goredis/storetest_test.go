@@ -58,13 +58,27 @@ func TestConformance_miniredis(t *testing.T) {
 }
 
 // TestConformance_redis uses a client with ContextTimeoutEnabled: without
-// it go-redis ignores context deadlines.
+// it go-redis ignores context deadlines. The Store pipelines automatically,
+// as by default.
 func TestConformance_redis(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { c.Close() })
 		return goredis.New(c)
+	}, serverHooks(srv))
+}
+
+func TestConformance_redis_NoAutoPipeline(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(); c.Close() })
+		return s
 	}, serverHooks(srv))
 }
 
@@ -82,11 +96,13 @@ func TestConformance_redis_Open(t *testing.T) {
 	}, serverHooks(srv))
 }
 
-func TestConformance_redis_AutoPipeline(t *testing.T) {
+// TestConformance_redis_AutoPipelineInFlight1 runs the suite with one round
+// trip outstanding, so that concurrent calls queue and batch the most.
+func TestConformance_redis_AutoPipelineInFlight1(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipelineInFlight: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,11 +111,11 @@ func TestConformance_redis_AutoPipeline(t *testing.T) {
 	}, serverHooks(srv))
 }
 
-func TestConformance_cluster_AutoPipeline(t *testing.T) {
+func TestConformance_cluster_NoAutoPipeline(t *testing.T) {
 	cl := redistest.SharedCluster(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: true})
 		if err != nil {
 			t.Fatal(err)
 		}
