@@ -85,7 +85,7 @@ func TestBatch_instances_never_exceed_the_limit(t *testing.T) {
 	for range 3 {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		t.Cleanup(func() { _ = c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipelineInFlight: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,7 +113,7 @@ func TestConcurrent_autopipeline_never_exceeds_the_limit(t *testing.T) {
 	for range 2 {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		t.Cleanup(func() { _ = c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: true})
+		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipelineInFlight: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,12 +48,12 @@ func lockBenchClient(b *testing.B, addr string) *redis.Client {
 
 func lockBenchCases(b *testing.B, addr string) []lockBenchCase {
 	b.Helper()
-	plain := locking.New(goredis.New(lockBenchClient(b, addr)))
-	aps, err := goredis.NewWithOptions(lockBenchClient(b, addr), goredis.Options{AutoPipeline: true})
+	def := locking.New(goredis.New(lockBenchClient(b, addr))) // automatic pipelining, the default
+	nps, err := goredis.NewWithOptions(lockBenchClient(b, addr), goredis.Options{NoAutoPipeline: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	auto := locking.New(aps)
+	nopipe := locking.New(nps)
 	rs := redsync.New(rsgoredis.NewPool(lockBenchClient(b, addr)))
 	rl := redislock.New(lockBenchClient(b, addr))
 
@@ -67,8 +67,8 @@ func lockBenchCases(b *testing.B, addr string) []lockBenchCase {
 		}
 	}
 	return []lockBenchCase{
-		{"rediware", rediware(plain)},
-		{"rediware-autopipeline", rediware(auto)},
+		{"rediware", rediware(def)},
+		{"rediware-nopipeline", rediware(nopipe)},
 		{"redsync", func(ctx context.Context, key string) error {
 			m := rs.NewMutex(key, redsync.WithExpiry(lockBenchTTL), redsync.WithTries(1))
 			if err := m.LockContext(ctx); err != nil {
@@ -126,7 +126,7 @@ func BenchmarkLock(b *testing.B) {
 // ("<name>-µs/op"). On a shared, noisy machine this pairs the measurements
 // under the same load, which separate benchmarks run seconds apart do not.
 // (Interleaving does not suit the 64-caller case: the libraries would
-// share the server's queue, and the auto-pipeliner would batch a quarter
+// share the server's queue, and automatic pipelining would batch a quarter
 // of the callers only.)
 func BenchmarkLockInterleaved(b *testing.B) {
 	srv := redistest.Start(b)

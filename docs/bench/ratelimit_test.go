@@ -11,10 +11,10 @@ package bench
 // figures in docs/ratelimit.md come from it. One op is one decision. The limit is high enough that every decision
 // admits (the common case). Keys cycle through 1000 clients. "serial" is one
 // caller; "parallel64" is 64 goroutines (b.SetParallelism on GOMAXPROCS).
-// rediware runs both over a plain go-redis client and with
-// goredis.Options{AutoPipeline: true}, which batches concurrent EVALSHAs,
-// and with ratelimit.Options{Batch: true}, which batches concurrent
-// decisions into one script run.
+// rediware runs over the default go-redis Store (automatic pipelining,
+// which batches concurrent EVALSHAs), over one with
+// goredis.Options{NoAutoPipeline: true}, and with ratelimit.Options{Batch:
+// true}, which batches concurrent decisions into one script run.
 
 import (
 	"context"
@@ -57,13 +57,13 @@ func rlBenchClient(b testing.TB, addr string) *redis.Client {
 func rlBenchCases(b testing.TB, addr string) []rlBenchCase {
 	b.Helper()
 	lim := ratelimit.PerSecond(rlBenchRate)
-	plain := ratelimit.New(goredis.New(rlBenchClient(b, addr)), lim)
-	aps, err := goredis.NewWithOptions(rlBenchClient(b, addr), goredis.Options{AutoPipeline: true})
+	def := ratelimit.New(goredis.New(rlBenchClient(b, addr)), lim) // automatic pipelining, the default
+	nps, err := goredis.NewWithOptions(rlBenchClient(b, addr), goredis.Options{NoAutoPipeline: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { aps.Close() })
-	auto := ratelimit.New(aps, lim)
+	b.Cleanup(func() { nps.Close() })
+	nopipe := ratelimit.New(nps, lim)
 	batched, err := ratelimit.NewWithOptions(goredis.New(rlBenchClient(b, addr)), ratelimit.Options{
 		Limits: []ratelimit.Limit{lim}, Batch: true})
 	if err != nil {
@@ -99,8 +99,8 @@ func rlBenchCases(b testing.TB, addr string) []rlBenchCase {
 		}
 	}
 	return []rlBenchCase{
-		{"rediware", ours(plain)},
-		{"rediware-autopipeline", ours(auto)},
+		{"rediware", ours(def)},
+		{"rediware-nopipeline", ours(nopipe)},
 		{"rediware-batch", ours(batched)},
 		{"redis_rate", func(ctx context.Context, key string) error {
 			_, err := rr.Allow(ctx, key, rrLimit)
@@ -159,12 +159,12 @@ func BenchmarkRateLimit(b *testing.B) {
 // middleware on a real store: allocations include go-redis's own.
 func BenchmarkRateLimitMiddleware(b *testing.B) {
 	srv := redistest.Start(b)
-	for _, auto := range []bool{false, true} {
-		name := "plain"
-		if auto {
-			name = "autopipeline"
+	for _, nopipe := range []bool{false, true} {
+		name := "default"
+		if nopipe {
+			name = "nopipeline"
 		}
-		s, err := goredis.NewWithOptions(rlBenchClient(b, srv.Addr()), goredis.Options{AutoPipeline: auto})
+		s, err := goredis.NewWithOptions(rlBenchClient(b, srv.Addr()), goredis.Options{NoAutoPipeline: nopipe})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -38,7 +38,8 @@ func benchPool(addr string, size int) *redigo.Pool {
 
 // sessionCases starts one redis-server and builds, against it: scs with
 // scs/redisstore on redigo, and rediware's session.Manager on go-redis
-// (with and without auto-pipelining) and on redigo. Every handler reads the
+// (with its default automatic pipelining, and with NoAutoPipeline) and on
+// redigo. Every handler reads the
 // session value "user"; with write it also changes it on every request.
 // Pools hold up to 64 connections.
 func sessionCases(b *testing.B, write bool) []sessionCase {
@@ -55,7 +56,7 @@ func sessionCases(b *testing.B, write bool) []sessionCase {
 		b.Cleanup(func() { c.Close() })
 		return c
 	}
-	auto, err := goredis.NewWithOptions(newClient(), goredis.Options{AutoPipeline: true})
+	nopipe, err := goredis.NewWithOptions(newClient(), goredis.Options{NoAutoPipeline: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func sessionCases(b *testing.B, write bool) []sessionCase {
 	cases := []sessionCase{
 		{name: "scs-redisstore-redigo", h: handler(sm.LoadAndSave, sm.GetString, sm.Put)},
 		{name: "rediware-goredis", h: rw(newManager(goredis.New(newClient())))},
-		{name: "rediware-goredis-autopipeline", h: rw(newManager(auto))},
+		{name: "rediware-goredis-nopipeline", h: rw(newManager(nopipe))},
 		{name: "rediware-redigo", h: rw(newManager(rwredigo.New(rwPool)))},
 	}
 	for i := range cases {
