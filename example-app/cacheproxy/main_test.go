@@ -263,10 +263,32 @@ func waitForHeader(t *testing.T, u string, want [2]string) {
 }
 
 func TestProxy_cacheTestsStyle(t *testing.T) {
+	t.Run("no-local-tier", func(t *testing.T) {
+		testCacheTestsStyle(t, func(upstream string) config {
+			return config{upstream: upstream, name: "rediware", heuristic: true, setCookie: "strip", maxObject: 1 << 20}
+		})
+	})
+	// What the command runs without flags: the in-process tier and
+	// automatic pipelining on.
+	t.Run("flag-defaults", func(t *testing.T) {
+		testCacheTestsStyle(t, func(upstream string) config {
+			cfg, err := parseFlags([]string{"-upstream", upstream})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.localBytes == 0 || !cfg.autoPipeline {
+				t.Fatalf("flag defaults changed: %+v", cfg)
+			}
+			return cfg
+		})
+	})
+}
+
+func testCacheTestsStyle(t *testing.T, cfgFor func(upstream string) config) {
 	o := newSuiteOrigin()
 	up := httptest.NewServer(o)
 	t.Cleanup(up.Close)
-	h, closeFn, err := newProxy(config{upstream: up.URL, name: "rediware", heuristic: true, setCookie: "strip", maxObject: 1 << 20})
+	h, closeFn, err := newProxy(cfgFor(up.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
