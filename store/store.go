@@ -18,6 +18,8 @@ import (
 // "Not found" is never an error: Get reports it with found == false.
 type Store interface {
 	// Get returns the value of key. A missing key is (nil, false, nil).
+	// The returned slice belongs to the caller: the Store keeps no
+	// reference to it and never reuses it, so it may be kept or modified.
 	Get(ctx context.Context, key string) (value []byte, found bool, err error)
 
 	// Set stores value under key. A ttl of 0 means no expiry; ttl is applied

@@ -105,7 +105,7 @@ func BenchmarkResponseCache(b *testing.B) {
 	newStore := func(b *testing.B, pipeline bool) *goredis.Store {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
 		b.Cleanup(func() { c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: pipeline})
+		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: !pipeline})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -113,17 +113,17 @@ func BenchmarkResponseCache(b *testing.B) {
 	}
 	b.Run("bare-handler", func(b *testing.B) { benchHTTP(b, rcOrigin()) })
 	b.Run("responsecache-local-hit", func(b *testing.B) {
-		c := responsecache.New(newStore(b, false), responsecache.Options{KeyPrefix: "bl", LocalBytes: 64 << 20})
+		c := responsecache.New(newStore(b, true), responsecache.Options{KeyPrefix: "bl", LocalBytes: 64 << 20})
 		b.Cleanup(func() { c.Close() })
 		time.Sleep(50 * time.Millisecond) // subscription up: the local tier is active
 		benchHTTP(b, c.Handler(rcOrigin()))
 	})
 	b.Run("responsecache-redis-hit", func(b *testing.B) {
-		c := responsecache.New(newStore(b, false), responsecache.Options{KeyPrefix: "br"})
+		c := responsecache.New(newStore(b, true), responsecache.Options{KeyPrefix: "bp"})
 		benchHTTP(b, c.Handler(rcOrigin()))
 	})
-	b.Run("responsecache-redis-hit-autopipeline", func(b *testing.B) {
-		c := responsecache.New(newStore(b, true), responsecache.Options{KeyPrefix: "bp"})
+	b.Run("responsecache-redis-hit-nopipeline", func(b *testing.B) {
+		c := responsecache.New(newStore(b, false), responsecache.Options{KeyPrefix: "br"})
 		benchHTTP(b, c.Handler(rcOrigin()))
 	})
 	b.Run("goredis-cache-redis-hit", func(b *testing.B) {
@@ -207,13 +207,13 @@ func BenchmarkResponseCacheInterleaved(b *testing.B) {
 	newStore := func(pipeline bool) *goredis.Store {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
 		b.Cleanup(func() { c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{AutoPipeline: pipeline})
+		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: !pipeline})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}
-	local := responsecache.New(newStore(false), responsecache.Options{KeyPrefix: "il", LocalBytes: 64 << 20})
+	local := responsecache.New(newStore(true), responsecache.Options{KeyPrefix: "il", LocalBytes: 64 << 20})
 	b.Cleanup(func() { local.Close() })
 	time.Sleep(50 * time.Millisecond) // subscription up: the local tier is active
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
@@ -221,8 +221,8 @@ func BenchmarkResponseCacheInterleaved(b *testing.B) {
 	stacks := []rcStack{
 		newRCStack(b, "bare", rcOrigin()),
 		newRCStack(b, "local-hit", local.Handler(rcOrigin())),
-		newRCStack(b, "redis-hit", responsecache.New(newStore(false), responsecache.Options{KeyPrefix: "ir"}).Handler(rcOrigin())),
-		newRCStack(b, "redis-hit-autopipeline", responsecache.New(newStore(true), responsecache.Options{KeyPrefix: "ip"}).Handler(rcOrigin())),
+		newRCStack(b, "redis-hit", responsecache.New(newStore(true), responsecache.Options{KeyPrefix: "ip"}).Handler(rcOrigin())),
+		newRCStack(b, "redis-hit-nopipeline", responsecache.New(newStore(false), responsecache.Options{KeyPrefix: "ir"}).Handler(rcOrigin())),
 		newRCStack(b, "goredis-cache-redis-hit", goredisCacheMiddleware(gocache.New(&gocache.Options{Redis: rc}), rcOrigin())),
 	}
 	const clients, round = 16, 2000

@@ -13,7 +13,7 @@
 //	-name NAME           cache name in Cache-Status (default rediware)
 //	-heuristic           heuristic freshness from Last-Modified (default true)
 //	-autopipeline        batch concurrent Redis commands into pipelines
-//	                     (goredis.Options.AutoPipeline; default true)
+//	                     (-autopipeline=false sets goredis.Options.NoAutoPipeline)
 //	-set-cookie POLICY   bypass, strip or store (default strip)
 //	-max-object BYTES    largest body stored (default 8 MiB)
 //	-local-bytes BYTES   in-process tier size, 0 = off (default 64 MiB)
@@ -209,7 +209,7 @@ func newProxy(cfg config) (http.Handler, func(), error) {
 		closers = append(closers, mr.Close)
 		redisURL = "redis://" + mr.Addr()
 	}
-	s, err := goredis.Open(redisURL, goredis.Options{AutoPipeline: cfg.autoPipeline})
+	s, err := goredis.Open(redisURL, goredis.Options{NoAutoPipeline: !cfg.autoPipeline})
 	if err != nil {
 		for _, c := range closers {
 			c()

@@ -32,12 +32,6 @@ type Options struct {
 	// and blocking commands (BLPOP, XREAD, WAIT, ...) never go through it.
 	NoAutoPipeline bool
 
-	// AutoPipeline is ignored: automatic pipelining is on unless
-	// NoAutoPipeline is set.
-	//
-	// Deprecated: remove it; see NoAutoPipeline.
-	AutoPipeline bool
-
 	// AutoPipelineInFlight is the most round trips the Store keeps
 	// outstanding at once. Default: 2 (on 2 to 8 cores, fewer and
 	// larger batches measured faster than more and smaller ones).

@@ -13,6 +13,7 @@ import (
 var basicTests = []subtest{
 	{"GetMissing", testGetMissing},
 	{"SetGet", testSetGet},
+	{"GetValueBelongsToCaller", testGetValueBelongsToCaller},
 	{"SetEmptyValue", testSetEmptyValue},
 	{"SetOverwrites", testSetOverwrites},
 	{"SetTTL", testSetTTL},
@@ -63,6 +64,22 @@ func testSetGet(t *testing.T, r *runner) {
 	v, found := mustGet(t, s, p+"k")
 	if !found || string(v) != "value" {
 		t.Fatalf("Get = %q, %v; want value, true", v, found)
+	}
+}
+
+// testGetValueBelongsToCaller: callers may keep and modify what Get
+// returns (responsecache decodes entries without copying).
+func testGetValueBelongsToCaller(t *testing.T, r *runner) {
+	s, p := r.store(t)
+	mustSet(t, s, p+"k", []byte("value"), 0)
+	v1, _ := mustGet(t, s, p+"k")
+	v2, _ := mustGet(t, s, p+"k")
+	for i := range v1 {
+		v1[i] = 'x'
+	}
+	v3, _ := mustGet(t, s, p+"k")
+	if string(v2) != "value" || string(v3) != "value" {
+		t.Fatalf("after changing one Get's value, others read %q and %q; want value", v2, v3)
 	}
 }
 
