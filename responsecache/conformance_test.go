@@ -235,6 +235,16 @@ var conformance = []conformanceCase{
 	{name: "freshness-expires-age-slow-date", steps: []step{{resp: []string{"Date", "$d-10", "Expires", "$d10", "Age", "25"}}, {want: "not_cached"}}},
 	{name: "freshness-expires-age-fast-date", steps: []step{{resp: []string{"Date", "$d10", "Expires", "$d20", "Age", "15"}}, {want: "not_cached"}}},
 
+	// Age parsing (RFC 9111 section 5.1): the first member of a list, an
+	// invalid value ignored, an overflow capped.
+	{name: "age-parse-suffix", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "7200, 0"}}, {want: "not_cached"}}},
+	{name: "age-parse-suffix-lines", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "7200", "Age", "0"}}, {want: "not_cached"}}},
+	{name: "age-parse-prefix", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "600, 7200"}}, {want: "cached", wantAge: "600"}}},
+	{name: "age-parse-nonnumeric", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "old"}}, {want: "cached", wantAge: "0"}}},
+	{name: "age-parse-negative", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "-7200"}}, {want: "cached", wantAge: "0"}}},
+	{name: "age-parse-float", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "7200.0"}}, {want: "cached", wantAge: "0"}}},
+	{name: "age-parse-overflow", steps: []step{{resp: []string{"Date", "$d0", "Cache-Control", "max-age=3600", "Age", "99999999999999999999"}}, {want: "not_cached"}}},
+
 	// Age and Date on hits.
 	{name: "other-age-gen", steps: []step{{resp: []string{"Expires", "$d2592000", "Date", "$d0"}}, {want: "cached", wantAge: "0"}}},
 	{name: "other-age-update-max-age", steps: []step{{resp: []string{"Cache-Control", "max-age=600", "Date", "$d0", "Age", "30"}}, {want: "cached", wantAge: "30"}}},

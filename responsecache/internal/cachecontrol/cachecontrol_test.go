@@ -109,13 +109,33 @@ func TestVaryFields(t *testing.T) {
 }
 
 func TestParseAge(t *testing.T) {
-	if d, ok := cachecontrol.ParseAge([]string{"30"}); !ok || d != 30*time.Second {
-		t.Fatalf("got %v %v", d, ok)
+	tests := []struct {
+		name  string
+		lines []string
+		want  time.Duration
+		ok    bool
+	}{
+		{"Integer", []string{"30"}, 30 * time.Second, true},
+		{"Spaces", []string{" 30 "}, 30 * time.Second, true},
+		{"ListFirstMember", []string{"7200, 0"}, 7200 * time.Second, true},
+		{"ListNoSpace", []string{"7200,0"}, 7200 * time.Second, true},
+		{"FirstLineWins", []string{"7200", "0"}, 7200 * time.Second, true},
+		{"ListFirstMemberInvalid", []string{"abc, 30"}, 0, false},
+		{"ListFirstMemberEmpty", []string{", 30"}, 0, false},
+		{"Overflow", []string{"2147483649"}, cachecontrol.MaxDelta, true},
+		{"HugeOverflow", []string{"99999999999999999999"}, cachecontrol.MaxDelta, true},
+		{"NonNumeric", []string{"abc"}, 0, false},
+		{"Negative", []string{"-1"}, 0, false},
+		{"Float", []string{"1.5"}, 0, false},
+		{"Empty", []string{""}, 0, false},
+		{"None", nil, 0, false},
 	}
-	for _, bad := range []string{"abc", "-1", "1.5", "7200,0"} {
-		if _, ok := cachecontrol.ParseAge([]string{bad}); ok {
-			t.Fatalf("ParseAge(%q) accepted", bad)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d, ok := cachecontrol.ParseAge(tt.lines); d != tt.want || ok != tt.ok {
+				t.Fatalf("ParseAge(%q) = %v, %v; want %v, %v", tt.lines, d, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
 

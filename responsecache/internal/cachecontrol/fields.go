@@ -66,13 +66,17 @@ func parseIMF(s string) (time.Time, bool) {
 	return time.Date(year, time.Month(mon+1), day, hh, mm, ss, 0, time.UTC), true
 }
 
-// ParseAge parses the Age field: the first field line must be a
-// non-negative integer; anything else is ignored (0, false).
+// ParseAge parses the Age field (RFC 9111 section 5.1). Although Age is a
+// singleton, a list is read as its first member: the text before the first
+// comma of the first field line ("7200, 0" is 7200). That member must be a
+// non-negative integer, else the field is ignored (0, false); a value too
+// large to represent is MaxDelta.
 func ParseAge(values []string) (time.Duration, bool) {
 	if len(values) == 0 {
 		return 0, false
 	}
-	return ParseDelta(strings.TrimSpace(values[0]))
+	first, _, _ := strings.Cut(values[0], ",")
+	return ParseDelta(strings.TrimSpace(first))
 }
 
 // HasPragmaNoCache reports whether a Pragma field contains no-cache.
