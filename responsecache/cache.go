@@ -539,7 +539,17 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 		return nil, 0, false
 	}
 	cc, targeted := responseDirectives(hdr, c.targets)
-	if cc.NoStore || cc.Private {
+	noStore := cc.NoStore
+	if cc.MustUnderstand {
+		// RFC 9111 section 5.2.2.3: only a cache that understands the
+		// status code may store the response, and such a cache ignores
+		// no-store.
+		if !understoodStatus(status) {
+			return nil, 0, false
+		}
+		noStore = false
+	}
+	if noStore || cc.Private {
 		return nil, 0, false
 	}
 	if auth && !(cc.Public || cc.HasSMaxAge || cc.MustRevalidate) {

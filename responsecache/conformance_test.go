@@ -263,6 +263,16 @@ var conformance = []conformanceCase{
 	{name: "status-301-fresh", steps: []step{{status: 301, resp: fresh("Location", "/x")}, {want: "cached", wantStatus: 301}}},
 	{name: "status-204-fresh", steps: []step{{status: 204, resp: fresh()}, {want: "cached", wantStatus: 204}}},
 
+	// must-understand (RFC 9111 section 5.2.2.3): never stored with a status
+	// code the cache does not understand; with one it does, no-store is
+	// ignored.
+	{name: "status-599-must-understand", steps: []step{{status: 599, resp: []string{"Cache-Control", "max-age=3600, must-understand"}}, {status: 599, want: "not_cached", wantStatus: 599}}},
+	{name: "status-599-must-understand-no-store", steps: []step{{status: 599, resp: []string{"Cache-Control", "max-age=3600, no-store, must-understand"}}, {status: 599, want: "not_cached", wantStatus: 599}}},
+	{name: "status-200-must-understand", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, no-store, must-understand"}}, {want: "cached", wantStatus: 200}}},
+	{name: "status-404-must-understand", steps: []step{{status: 404, resp: []string{"Cache-Control", "max-age=3600, no-store, must-understand"}}, {want: "cached", wantStatus: 404}}},
+	{name: "status-200-must-understand-separate-lines", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, no-store", "Cache-Control", "must-understand"}}, {want: "cached"}}},
+	{name: "status-200-must-understand-private", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, private, no-store, must-understand"}}, {want: "not_cached"}}},
+
 	// Request Cache-Control.
 	{name: "ccreq-ma0", steps: []step{{resp: fresh()}, {req: []string{"Cache-Control", "max-age=0"}, want: "not_cached"}}},
 	{name: "ccreq-magreaterage", steps: []step{{resp: []string{"Cache-Control", "max-age=3600", "Age", "1800"}}, {req: []string{"Cache-Control", "max-age=600"}, want: "not_cached"}}},

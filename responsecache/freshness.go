@@ -17,6 +17,22 @@ func heuristicStatus(code int) bool {
 	return false
 }
 
+// understoodStatus holds the status codes whose caching requirements this
+// cache implements, for must-understand (RFC 9111 section 5.2.2.3): the
+// final status codes RFC 9110 section 15 defines, except 206 and 304
+// (never stored) and the deprecated 305. Any other code (599, say) is not
+// understood.
+func understoodStatus(code int) bool {
+	switch {
+	case code >= 200 && code <= 205,
+		code >= 300 && code <= 303, code == 307, code == 308,
+		code >= 400 && code <= 417, code == 421, code == 422, code == 426,
+		code >= 500 && code <= 505:
+		return true
+	}
+	return false
+}
+
 // dateValue returns the Date of the response, or its response_time when
 // Date is missing or invalid.
 func (e *entry) dateValue() time.Time {
