@@ -841,6 +841,14 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 	extra, _ := st.snapshot()
 	switch result {
 	case http.StatusNotModified:
+		if !e.updatableBy(cw.h) {
+			// The 304 is about another representation (RFC 9111 section
+			// 4.3.4): it updates nothing. Ask again with the client's own
+			// request, unconditional unless the client's was conditional,
+			// and store what comes back as any response.
+			h.fetch(w, r, h.pkOf(r), lr, auth, reason)
+			return
+		}
 		ne := h.updated(e, cw.h, reqTime, respTime)
 		status := "fwd=" + reason + "; fwd-status=304"
 		if ttl, ok := h.storeTTL(ne, respTime); ok && epochErr == nil {
@@ -887,6 +895,35 @@ func (h *handler) staleOnError(e *entry, rcc cachecontrol.Directives, now time.T
 		return true
 	}
 	return originErr && e.mayServeStale()
+}
+
+// updatableBy reports whether a 304 with header h304 selects the stored
+// response e for update (RFC 9111 section 4.3.4): a strong ETag must be
+// e's own (strong comparison), a weak one must match e's weakly; without
+// an ETag, a Last-Modified must equal e's. A 304 with neither updates e,
+// which is the only response stored for the request.
+func (e *entry) updatableBy(h304 http.Header) bool {
+	if v := hget(h304, "Etag"); v != "" {
+		t, ok := cachecontrol.ParseETag(v)
+		if !ok {
+			return true // not a validator at all: as if absent
+		}
+		stored, ok := cachecontrol.ParseETag(e.etag)
+		if !ok || stored.Opaque != t.Opaque {
+			return false
+		}
+		return t.Weak || !stored.Weak
+	}
+	if v := hget(h304, "Last-Modified"); v != "" {
+		lm := hget(e.Header, "Last-Modified")
+		if lm == v {
+			return true
+		}
+		a, okA := cachecontrol.ParseHTTPDate(v)
+		b, okB := cachecontrol.ParseHTTPDate(lm)
+		return okA && okB && a.Equal(b)
+	}
+	return true
 }
 
 // updated returns e with its header fields updated from a 304 (RFC 9111

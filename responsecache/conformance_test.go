@@ -52,6 +52,9 @@ func expand(v string) string {
 
 var defaultBody = "body"
 
+// lm1 is a fixed Last-Modified.
+const lm1 = "Wed, 01 Jan 2020 00:00:00 GMT"
+
 func runCase(t *testing.T, tc conformanceCase) {
 	s, _ := miniStore(t)
 	opts := tc.opts
@@ -345,8 +348,42 @@ var conformance = []conformanceCase{
 		{want: "cached", wantHeaders: []string{"Test-Header", "B", "Cache-Control", "max-age=3600"}, wantBody: defaultBody},
 	}},
 	{name: "304-lm-use-stored", steps: []step{
-		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "Last-Modified", "$d-86400", "Test-Header", "A", "Age", "2"}},
-		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "Last-Modified", "$d-86400"}, validate: true, want: "validated", wantHeaders: []string{"Test-Header", "A"}},
+		// A fixed Last-Modified, as in cache-tests: "$d-86400" in both
+		// steps could fall on either side of a second boundary.
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "Last-Modified", lm1, "Test-Header", "A", "Age", "2"}},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "Last-Modified", lm1}, validate: true, want: "validated", wantHeaders: []string{"Test-Header", "A"}},
+	}},
+	{name: "304-no-validator-updates", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "ETag", `"e1"`, "Test-Header", "A", "Age", "2"}, body: "old"},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "Test-Header", "B"}, validate: true, want: "validated", wantHeaders: []string{"Test-Header", "B", "ETag", `"e1"`}, wantBody: "old"},
+	}},
+	{name: "304-weak-etag-updates", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "ETag", `"e1"`, "Test-Header", "A", "Age", "2"}, body: "old"},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "ETag", `W/"e1"`, "Test-Header", "B"}, validate: true, want: "validated", wantHeaders: []string{"Test-Header", "B"}, wantBody: "old"},
+	}},
+	// A 304 whose strong validator the stored response does not have
+	// cannot update it (RFC 9111 section 4.3.4): the request goes to the
+	// origin again, unconditionally, and the new response is stored.
+	{name: "304-etag-update-response-ETag", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "ETag", `"abcdef"`, "Age", "2"}, body: "old"},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "ETag", `"ghijkl"`}, body: "new", validate: true, want: "not_cached", wantStatus: 200, wantHeaders: []string{"ETag", `"ghijkl"`}, wantBody: "new"},
+		{want: "cached", wantHeaders: []string{"ETag", `"ghijkl"`}, wantBody: "new"},
+	}},
+	{name: "304-etag-mismatch-strong-vs-stored-weak", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "ETag", `W/"abcdef"`, "Age", "2"}, body: "old"},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "ETag", `"abcdef"`}, body: "new", validate: true, want: "not_cached", wantStatus: 200, wantBody: "new"},
+	}},
+	{name: "304-etag-mismatch-client-conditional", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "ETag", `"abcdef"`, "Age", "2"}, body: "old"},
+		// The client's own validator goes to the origin, whose 304 is the
+		// client's answer; nothing is stored from it.
+		{req: []string{"If-None-Match", `"ghijkl"`}, resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "ETag", `"ghijkl"`}, validate: true, want: "validated", wantStatus: 304, wantHeaders: []string{"ETag", `"ghijkl"`}},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "ETag", `"ghijkl"`}, body: "new", want: "not_cached", wantBody: "new"},
+	}},
+	{name: "304-lm-mismatch", steps: []step{
+		{resp: []string{"Cache-Control", "max-age=1", "Date", "$d0", "Last-Modified", lm1, "Age", "2"}, body: "old"},
+		{resp: []string{"Cache-Control", "max-age=3600", "Date", "$d0", "Last-Modified", "Thu, 02 Jan 2020 00:00:00 GMT"}, body: "new", validate: true, want: "not_cached", wantStatus: 200, wantBody: "new"},
+		{want: "cached", wantBody: "new"},
 	}},
 
 	// Invalidation.
