@@ -227,6 +227,7 @@ var conformance = []conformanceCase{
 	{name: "freshness-expires-old-date", steps: []step{{resp: []string{"Expires", "$d300", "Date", "$d400"}}, {want: "not_cached"}}},
 	{name: "freshness-expires-wrong-case-weekday", steps: []step{{resp: []string{"Expires", "THU, 18 Aug 2050 02:01:18 GMT", "Date", "$d0"}}, {want: "cached"}}},
 	{name: "freshness-expires-wrong-case-tz", steps: []step{{resp: []string{"Expires", "Thu, 18 Aug 2050 02:01:18 gMT", "Date", "$d0"}}, {want: "cached"}}},
+	{name: "freshness-expires-ansi-c", steps: []step{{resp: []string{"Expires", "Thu Aug  8 02:01:18 2050", "Date", "$d0"}}, {want: "cached"}}},
 	{name: "freshness-expires-invalid", steps: []step{{resp: []string{"Expires", "0", "Date", "$d0"}}, {want: "not_cached"}}},
 	{name: "freshness-expires-invalid-utc", steps: []step{{resp: []string{"Expires", "Thu, 18 Aug 2050 02:01:18 UTC", "Date", "$d0"}}, {want: "not_cached"}}},
 	{name: "freshness-expires-invalid-2-digit-year", steps: []step{{resp: []string{"Expires", "Thu, 18 Aug 50 02:01:18 GMT", "Date", "$d0"}}, {want: "not_cached"}}},

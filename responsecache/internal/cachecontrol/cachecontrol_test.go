@@ -54,6 +54,18 @@ func TestParseHTTPDate(t *testing.T) {
 		{"SUN, 06 NOV 1994 08:49:37 gmt", true},
 		{"Sunday, 06-Nov-94 08:49:37 GMT", true},
 		{"Sun Nov  6 08:49:37 1994", true},
+		// A wrong weekday is tolerated in the obsolete forms, as in
+		// IMF-fixdate (RFC 9110 section 5.6.7: recipients are lenient);
+		// 8 Aug 2050 is a Monday.
+		{"Thu Aug  8 02:01:18 2050", true},
+		{"Thursday, 08-Aug-50 02:01:18 GMT", true},
+		{"Xyz Aug  8 02:01:18 2050", false},
+		{"Thu Aug 8 02:01:18 2050", false},
+		{"Thu  Aug  8 02:01:18 2050", false},
+		{"Thu Aug  8 2:01:18 2050", false},
+		{"Thu Aug  8 02:01:18 2050 ", true}, // trimmed
+		{"Thu Aug 08 02:01:18 2050", false},
+		{"Thursday, 08-Aug-50 2:01:18 GMT", false},
 		{"0", false},
 		{"Sun, 06 Nov 1994 08:49:37 UTC", false},
 		{"Sun, 06 Nov 94 08:49:37 GMT", false},

@@ -19,14 +19,25 @@ func ParseHTTPDate(s string) (time.Time, bool) {
 	if len(s) < len("Mon Jan 2 15:04:05 2006") {
 		return time.Time{}, false // too short for either obsolete form (and no time.Parse error to allocate)
 	}
-	// The obsolete forms, strictly: the text must be exactly what the
-	// layout produces (no extra spaces, two-digit hours).
+	// The obsolete forms, strictly: after the day name, the text must be
+	// exactly what the layout produces (no extra spaces, two-digit hours).
+	// The day name must be one, but need not be the date's own: as with
+	// IMF-fixdate, a recipient is lenient there (RFC 9110 section 5.6.7).
 	for _, layout := range []string{time.RFC850, time.ANSIC} {
-		if t, err := time.Parse(layout, s); err == nil && t.Format(layout) == s {
+		if t, err := time.Parse(layout, s); err == nil && afterDayName(t.Format(layout)) == afterDayName(s) {
 			return t.UTC(), true
 		}
 	}
 	return time.Time{}, false
+}
+
+// afterDayName is s from its first space on: an obsolete HTTP-date
+// without its day name ("Sunday," or "Sun").
+func afterDayName(s string) string {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[i:]
+	}
+	return s
 }
 
 var months = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
