@@ -421,6 +421,8 @@ var conformance = []conformanceCase{
 	{name: "cdn-no-cache", steps: []step{{resp: []string{"CDN-Cache-Control", "no-cache", "Cache-Control", "max-age=10000"}}, {want: "not_cached"}}},
 	{name: "cdn-no-store-cc-fresh", steps: []step{{resp: []string{"Cache-Control", "max-age=10000", "CDN-Cache-Control", "no-store"}}, {want: "not_cached"}}},
 	{name: "cdn-fresh-cc-nostore", steps: []step{{resp: []string{"Cache-Control", "no-store", "CDN-Cache-Control", "max-age=10000"}}, {want: "cached", wantHeaders: []string{"CDN-Cache-Control", "max-age=10000"}}}},
+	{name: "cdn-must-understand-599", steps: []step{{status: 599, resp: []string{"CDN-Cache-Control", "max-age=3600, must-understand"}}, {status: 599, want: "not_cached", wantStatus: 599}}},
+	{name: "cdn-must-understand-no-store", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=3600, no-store, must-understand"}}, {want: "cached"}}},
 	{name: "cdn-cc-invalid-sh-type-unknown", steps: []step{{resp: []string{"CDN-Cache-Control", "max-age=10000, &&&&&", "Cache-Control", "no-store"}}, {want: "not_cached"}}},
 	{name: "cdn-cc-invalid-sh-type-wrong", steps: []step{{resp: []string{"CDN-Cache-Control", `max-age="10000"`, "Cache-Control", "no-store"}}, {want: "not_cached"}}},
 

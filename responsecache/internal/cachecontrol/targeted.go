@@ -89,6 +89,8 @@ func (d *Directives) applyTargeted(key string, val any) bool {
 		d.MustRevalidate = true
 	case "proxy-revalidate":
 		d.ProxyRevalidate = true
+	case "must-understand":
+		d.MustUnderstand = true
 	}
 	return ok
 }
