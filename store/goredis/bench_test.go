@@ -242,3 +242,32 @@ func noPipeline(b *testing.B, c redis.UniversalClient) *goredis.Store {
 	}
 	return s
 }
+
+// BenchmarkAutoPipelineLone measures what automatic pipelining costs a lone
+// caller, robustly on a busy or an idle machine: each iteration makes the
+// call on a NoAutoPipeline Store and on a default Store one after the other
+// (alternating the order), and reports both medians ("direct" is the
+// NoAutoPipeline Store, "store" the default one) and their difference.
+func BenchmarkAutoPipelineLone(b *testing.B) {
+	srv := redistest.Start(b)
+	newClient := func() *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		b.Cleanup(func() { c.Close() })
+		return c
+	}
+	plain, auto := noPipeline(b, newClient()), goredis.New(newClient())
+	ctx := context.Background()
+	if err := plain.Set(ctx, "bench:k", []byte("v"), 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := plain.Eval(ctx, benchScript, []string{"bench:n"}); err != nil {
+		b.Fatal(err)
+	}
+	for _, op := range benchOps() {
+		b.Run(op.name, func(b *testing.B) {
+			runPaired(b, false,
+				func(ctx context.Context) error { return op.store(ctx, plain) },
+				func(ctx context.Context) error { return op.store(ctx, auto) })
+		})
+	}
+}
