@@ -277,19 +277,8 @@ func (r *decoder) str() string {
 }
 
 func (r *decoder) strs() []string {
-	n := r.uv()
-	if r.err != nil || n > uint64(len(r.b)) {
-		r.err = errCorrupt
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	ss := make([]string, n)
-	for i := range ss {
-		ss[i] = r.str()
-	}
-	return ss
+	var own []string
+	return r.strsInto(&own)
 }
 
 // strsInto appends the next list of strings to *pool and returns them as
