@@ -102,15 +102,7 @@ func goredisCacheMiddleware(c *gocache.Cache, next http.Handler) http.Handler {
 // Redis, and go-redis/cache used as a naive page cache.
 func BenchmarkResponseCache(b *testing.B) {
 	srv := redistest.Start(b)
-	newStore := func(b *testing.B, pipeline bool) *goredis.Store {
-		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
-		b.Cleanup(func() { c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: !pipeline})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
+	newStore := func(b *testing.B, pipeline bool) *goredis.Store { return rcStore(b, srv.Addr(), pipeline) }
 	b.Run("bare-handler", func(b *testing.B) { benchHTTP(b, rcOrigin()) })
 	b.Run("responsecache-local-hit", func(b *testing.B) {
 		c := responsecache.New(newStore(b, true), responsecache.Options{KeyPrefix: "bl", LocalBytes: 64 << 20})
@@ -204,15 +196,7 @@ func (st rcStack) round(b *testing.B, clients, n int) time.Duration {
 // 0.5x for a Redis hit).
 func BenchmarkResponseCacheInterleaved(b *testing.B) {
 	srv := redistest.Start(b)
-	newStore := func(pipeline bool) *goredis.Store {
-		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
-		b.Cleanup(func() { c.Close() })
-		s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: !pipeline})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
+	newStore := func(pipeline bool) *goredis.Store { return rcStore(b, srv.Addr(), pipeline) }
 	local := responsecache.New(newStore(true), responsecache.Options{KeyPrefix: "il", LocalBytes: 64 << 20})
 	b.Cleanup(func() { local.Close() })
 	time.Sleep(50 * time.Millisecond) // subscription up: the local tier is active
@@ -287,3 +271,15 @@ type discard struct{ h http.Header }
 func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) WriteHeader(int)             {}
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// rcStore is a go-redis Store on addr, with automatic pipelining (the
+// default) or without.
+func rcStore(b *testing.B, addr string, pipeline bool) *goredis.Store {
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	b.Cleanup(func() { c.Close() })
+	s, err := goredis.NewWithOptions(c, goredis.Options{NoAutoPipeline: !pipeline})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
