@@ -535,7 +535,7 @@ func (st *reqState) snapshot() ([]string, bool) {
 // and builds its entry and Redis TTL.
 func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bool, reqTime, respTime time.Time) (*entry, time.Duration, bool) {
 	c := h.c
-	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
+	if r.Method != http.MethodGet || status < 200 || status > 599 || status == http.StatusPartialContent || status == http.StatusNotModified {
 		return nil, 0, false
 	}
 	cc, targeted := responseDirectives(hdr, c.targets)

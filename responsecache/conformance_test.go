@@ -275,6 +275,10 @@ var conformance = []conformanceCase{
 	{name: "status-200-must-understand", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, no-store, must-understand"}}, {want: "cached", wantStatus: 200}}},
 	{name: "status-404-must-understand", steps: []step{{status: 404, resp: []string{"Cache-Control", "max-age=3600, no-store, must-understand"}}, {want: "cached", wantStatus: 404}}},
 	{name: "status-200-must-understand-separate-lines", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, no-store", "Cache-Control", "must-understand"}}, {want: "cached"}}},
+	// RFC 9110 section 15: a status code is three digits, 100 to 599;
+	// anything else is no final response to store.
+	{name: "status-999-not-stored", steps: []step{{status: 999, resp: []string{"Cache-Control", "max-age=3600"}}, {status: 999, want: "not_cached", wantStatus: 999}}},
+	{name: "status-599-max-age-stored", steps: []step{{status: 599, resp: []string{"Cache-Control", "max-age=3600"}}, {want: "cached", wantStatus: 599}}},
 	{name: "status-200-must-understand-private", steps: []step{{resp: []string{"Cache-Control", "max-age=3600, private, no-store, must-understand"}}, {want: "not_cached"}}},
 
 	// Request Cache-Control.
