@@ -277,7 +277,37 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	owner := l.keys[0]
 	p := inflight.add(owner, len(l.lk.nodes))
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	var held int
+	var errs []error
+	if l.sendable(ctx) {
+		held, errs = l.releaseSent(ctx, owner, p)
+	} else {
+		held, errs = l.release(ctx, owner, p)
+	}
+	if held < l.lk.quorum {
+		if err := l.quorumErr("release", held, errs); err != nil {
+			return err
+		}
+		return ErrLockNotHeld
+	}
+	return nil
+}
+
+// sendable reports whether Release can use releaseSent: every store is a
+// Sender, every node has answered the acquire, and ctx has no deadline
+// before the node timeout's (a reply being read is bounded by the node
+// timeout only, and would make Release overrun an earlier deadline).
+func (l *Lock) sendable(ctx context.Context) bool {
+	if l.lk.senders == nil || !l.acquiredAll() {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || !dl.Before(time.Now().Add(l.lk.nodeTimeout(l.ttl)))
+}
+
+// release is Release's Redlock round with a goroutine per store.
+func (l *Lock) release(ctx context.Context, owner string, p *pendingRelease) (int, []error) {
+	return l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		defer inflight.finish(owner, p)
 		// A straggling acquire must not land after this node's release.
 		if err := l.waitAcquired(ctx, i); err != nil {
@@ -286,13 +316,6 @@ func (l *Lock) Release(ctx context.Context) error {
 		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
-	if held < l.lk.quorum {
-		if err := l.quorumErr("release", held, errs); err != nil {
-			return err
-		}
-		return ErrLockNotHeld
-	}
-	return nil
 }
 
 // ownerKey returns the keys of the release, extend and TTL scripts. The

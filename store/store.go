@@ -145,7 +145,10 @@ type Sender interface {
 // back. It returns what Eval would have: the reply normalised as
 // described in [Reply], a [*RedisError], or [ErrUnavailable] when the
 // server did not answer by the deadline of SendEval's context (the script
-// may then have run). Wait is not safe for concurrent use.
+// may then have run). A reply that arrived in time is returned even if
+// Wait is called after the deadline, so that a caller can read several
+// servers' replies one after the other. Wait is not safe for concurrent
+// use.
 type Pending interface {
 	Wait() (any, error)
 }

@@ -46,6 +46,9 @@ func (s *Store) SendEval(ctx context.Context, script *store.Script, keys []strin
 	return p, nil
 }
 
+// minReadTimeout is the shortest socket deadline of Pending.Wait.
+const minReadTimeout = time.Millisecond
+
 // pending is a script sent on c whose reply is not read yet.
 type pending struct {
 	s      *Store
@@ -95,11 +98,14 @@ func (p *pending) receive(c redis.Conn) (any, error) {
 	var v any
 	var err error
 	if dl, ok := p.ctx.Deadline(); ok {
-		// A deadline already past still reads with a timeout of 1ns: a
-		// reply already buffered is returned, else the read fails and
-		// marks the connection broken, so the pool does not reuse it
-		// with the reply unread.
-		timeout := max(time.Until(dl), time.Nanosecond)
+		// Wait may be called after the deadline (locking's Redlock reads
+		// a store's reply after the stores before it): a reply that has
+		// arrived is still read, with a socket deadline at least
+		// minReadTimeout away, because a socket read past its deadline
+		// fails without looking at the data. When none has arrived, the
+		// read fails and marks the connection broken, so the pool does
+		// not reuse it with the reply unread.
+		timeout := max(time.Until(dl), minReadTimeout)
 		byDeadline := true
 		if p.s.readTimeout > 0 && p.s.readTimeout < timeout {
 			timeout, byDeadline = p.s.readTimeout, false

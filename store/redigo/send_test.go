@@ -198,3 +198,18 @@ func TestSendEval_Wait_twice_is_an_error(t *testing.T) {
 		t.Fatal("second Wait succeeded")
 	}
 }
+
+func TestSendEval_Wait_after_the_deadline_returns_a_reply_that_arrived(t *testing.T) {
+	_, s := openReal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	p, err := s.SendEval(ctx, sendScript, []string{"k"}, 1, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	v, err := p.Wait()
+	if a, e := store.Slice(v, 4); err != nil || e != nil || a[1] != int64(2) {
+		t.Fatalf("Wait after the deadline = %#v, %v", v, err)
+	}
+}
