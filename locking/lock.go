@@ -23,6 +23,9 @@ type Lock struct {
 	ttl      time.Duration
 	maxHold  time.Duration
 	acquired []chan struct{} // Redlock: closed once node i answered the acquire
+	// Redlock over Senders: the acquire replies not read when Obtain
+	// returned (nil when all were read, and for the other nodes).
+	stragglers []*straggler
 
 	obtained time.Time
 
@@ -294,11 +297,11 @@ func (l *Lock) Release(ctx context.Context) error {
 }
 
 // sendable reports whether Release can use releaseSent: every store is a
-// Sender, every node has answered the acquire, and ctx has no deadline
-// before the node timeout's (a reply being read is bounded by the node
-// timeout only, and would make Release overrun an earlier deadline).
+// Sender, and ctx has no deadline before the node timeout's (a reply
+// being read is bounded by the node timeout only, and would make Release
+// overrun an earlier deadline).
 func (l *Lock) sendable(ctx context.Context) bool {
-	if l.lk.senders == nil || !l.acquiredAll() {
+	if l.lk.senders == nil {
 		return false
 	}
 	dl, ok := ctx.Deadline()
@@ -334,6 +337,10 @@ func (l *Lock) valueArg() []any { return l.args[:1:1] }
 // it, and a release could land before the acquire it should undo.
 func (l *Lock) waitAcquired(ctx context.Context, i int) error {
 	if l.acquired == nil {
+		return nil
+	}
+	if l.stragglers != nil && l.stragglers[i] != nil {
+		l.stragglers[i].finish() // read it now rather than wait for the worker
 		return nil
 	}
 	select {

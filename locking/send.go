@@ -3,6 +3,7 @@ package locking
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rediware/rediware/store"
@@ -18,7 +19,9 @@ import (
 // Speed). The price: the replies are read in order, so a store that hangs
 // delays the decision until its node timeout even when the stores after
 // it have answered; the goroutine fan-out decides on the first quorum of
-// answers, whatever their order.
+// answers, whatever their order. A reply still unread when the caller
+// returns is read by a worker (see workers), or by the lock's next call
+// that needs it, whichever comes first (see straggler).
 
 // closedChan is closed: a node whose acquire has answered.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -56,20 +59,7 @@ func (lk *Locker) attemptSent(ctx context.Context, l *Lock, begin time.Time) (ti
 			l.fence = t.atDecision.fence
 			l.validUntil = begin.Add(validity)
 			if next < n {
-				acquired := make([]chan struct{}, n)
-				for i := range next {
-					acquired[i] = closedChan
-				}
-				for i := next; i < n; i++ {
-					acquired[i] = make(chan struct{})
-				}
-				l.acquired = acquired // a node's release waits for its acquire
-				go func() {
-					for i := next; i < n; i++ {
-						wait(i)
-						close(acquired[i])
-					}
-				}()
+				l.straggle(next, wait)
 			}
 			return -1, nil
 		}
@@ -93,8 +83,9 @@ func decidedNow(decided chan struct{}) bool {
 // releaseSent is Release's Redlock round over Senders: it returns once
 // the outcome is decided, or when ctx is done (checked between replies),
 // and reads the remaining replies in the background, each recorded in
-// inflight as it answers. It must be called only when every node has
-// answered the acquire (else a release could overtake it).
+// inflight as it answers. A node whose acquire reply is still unread is
+// released by a worker once that reply is read, so that the release
+// cannot overtake the acquire and a hung node does not hold up the others.
 func (l *Lock) releaseSent(ctx context.Context, owner string, p *pendingRelease) (int, []error) {
 	lk := l.lk
 	n := len(lk.nodes)
@@ -103,8 +94,19 @@ func (l *Lock) releaseSent(ctx context.Context, owner string, p *pendingRelease)
 	t.cancel = cancel
 	ps := make([]store.Pending, n)
 	errs := make([]error, n)
+	sent := make([]int, 0, n) // the nodes sent to now, in order
 	for i, s := range lk.senders {
+		if !l.acquireRead(i) {
+			nodeWorkers.do(func() {
+				defer inflight.finish(owner, p)
+				l.finishAcquire(i)
+				v, err := lk.nodes[i].Eval(nctx, releaseScript, l.ownerKey(), l.valueArg()...)
+				t.add(i, err == nil && v == int64(1), err)
+			})
+			continue
+		}
 		ps[i], errs[i] = s.SendEval(nctx, releaseScript, l.ownerKey(), l.valueArg()...)
+		sent = append(sent, i)
 	}
 	wait := func(i int) {
 		defer inflight.finish(owner, p)
@@ -117,20 +119,29 @@ func (l *Lock) releaseSent(ctx context.Context, owner string, p *pendingRelease)
 	}
 	next := 0
 	decided := false
-	for next < n && ctx.Err() == nil {
-		wait(next)
+	for next < len(sent) && ctx.Err() == nil {
+		wait(sent[next])
 		next++
 		if decidedNow(t.decided) {
 			decided = true
 			break
 		}
 	}
-	if next < n {
-		go func() {
-			for i := next; i < n; i++ {
+	if next < len(sent) {
+		rest := sent[next:]
+		nodeWorkers.do(func() {
+			for _, i := range rest {
 				wait(i)
 			}
-		}()
+		})
+	}
+	if !decided && next == len(sent) {
+		// The workers' nodes decide.
+		select {
+		case <-t.decided:
+			decided = true
+		case <-ctx.Done():
+		}
 	}
 	if decided {
 		return t.won, t.errs
@@ -145,14 +156,59 @@ func (l *Lock) releaseSent(ctx context.Context, owner string, p *pendingRelease)
 	return won, errList
 }
 
-// acquiredAll reports whether every node has answered the acquire.
-func (l *Lock) acquiredAll() bool {
-	for _, c := range l.acquired {
-		select {
-		case <-c:
-		default:
-			return false
-		}
+// straggler is the reply of a node's acquire that was not read when
+// Obtain returned. It is read once, by whichever comes first: a worker
+// started by Obtain, or a later call on the lock that must not overtake
+// the acquire (Release, Extend, TTL), which reads it itself rather than
+// wait for the worker to be scheduled.
+type straggler struct {
+	once sync.Once
+	read func() // reads and tallies the reply, then closes l.acquired[i]
+}
+
+func (s *straggler) finish() { s.once.Do(s.read) }
+
+// straggle records that the acquire replies of nodes from..n-1 are not
+// read yet, and has a worker read them; wait(i) reads and tallies node
+// i's.
+func (l *Lock) straggle(from int, wait func(int)) {
+	n := len(l.lk.nodes)
+	acquired := make([]chan struct{}, n)
+	stragglers := make([]*straggler, n)
+	for i := range from {
+		acquired[i] = closedChan
 	}
-	return true
+	for i := from; i < n; i++ {
+		c := make(chan struct{})
+		acquired[i] = c
+		stragglers[i] = &straggler{read: func() { wait(i); close(c) }}
+	}
+	l.acquired = acquired // a node's release waits for its acquire
+	l.stragglers = stragglers
+	nodeWorkers.do(func() {
+		for _, s := range stragglers[from:] {
+			s.finish()
+		}
+	})
+}
+
+// acquireRead reports whether node i's acquire reply has been read.
+func (l *Lock) acquireRead(i int) bool {
+	if l.acquired == nil {
+		return true
+	}
+	select {
+	case <-l.acquired[i]:
+		return true
+	default:
+		return false
+	}
+}
+
+// finishAcquire reads node i's acquire reply now if it was not read yet.
+// It returns by the acquire's node deadline.
+func (l *Lock) finishAcquire(i int) {
+	if l.stragglers != nil && l.stragglers[i] != nil {
+		l.stragglers[i].finish()
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/rediware/rediware/locking"
 	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/goredis"
+	rwredigo "github.com/rediware/rediware/store/redigo"
 )
 
 const lockBenchTTL = 10 * time.Second
@@ -199,9 +200,11 @@ func BenchmarkLockRounds(b *testing.B) {
 }
 
 // BenchmarkRedlock compares the latency of one caller's acquire+release on
-// one server with Redlock over three, for rediware and redsync, and for the
-// go-redis floor (lockFloor: what any Redlock client on go-redis could at
-// best reach on this machine).
+// one server with Redlock over three, for rediware (on go-redis stores, and
+// on store/redigo stores, whose Redlock rounds send to every server and
+// read the replies on one goroutine) and redsync, and for the go-redis
+// floor (lockFloor: what a Redlock client that spends a goroutine per
+// server on go-redis could at best reach on this machine).
 func BenchmarkRedlock(b *testing.B) {
 	srvs := redistest.StartN(b, 3)
 	stores := make([]store.Store, len(srvs))
@@ -210,6 +213,20 @@ func BenchmarkRedlock(b *testing.B) {
 	}
 	single := locking.New(stores[0])
 	red3, err := locking.NewRedlock(stores, locking.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rgStores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		s, err := rwredigo.Open("redis://"+srv.Addr(), rwredigo.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		rgStores[i] = s
+	}
+	rgSingle := locking.New(rgStores[0])
+	rgRed3, err := locking.NewRedlock(rgStores, locking.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -248,6 +265,8 @@ func BenchmarkRedlock(b *testing.B) {
 	cases := []lockBenchCase{
 		{"rediware-single", rediware(single)},
 		{"rediware-redlock3", rediware(red3)},
+		{"rediware-redigo-single", rediware(rgSingle)},
+		{"rediware-redigo-redlock3", rediware(rgRed3)},
 		{"redsync-single", rsync(rsSingle)},
 		{"redsync-redlock3", rsync(rs3)},
 		{"floor-single", newLockFloor(b, floorClients[:1]).op},
