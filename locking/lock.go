@@ -249,7 +249,10 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // have answered, those stores (a minority) may still hold the key: another
 // process's Obtain needs only a quorum and is not refused by them alone,
 // and an Obtain of the same key in this process that finds the key held
-// waits for them and tries once more.
+// waits for them and tries once more. Over store.Sender stores the
+// replies are read in store order (see NewRedlock), and a cancellation of
+// ctx is noticed between replies, within the node timeout; a ctx whose
+// deadline comes before the node timeout's gets a goroutine per store.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return ErrLockNotHeld

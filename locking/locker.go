@@ -100,6 +100,13 @@ func NewWithOptions(s store.Store, opts Options) (*Locker, error) {
 // drift. Use an odd number of stores, each its own Redis deployment (not
 // replicas of one another, not masters of one Cluster).
 //
+// When every store is a store.Sender (store/redigo), Obtain and Release
+// send to every store from the calling goroutine and read the replies in
+// store order, so a hung store delays the decision until its NodeTimeout
+// even when the stores after it have answered; other stores get a
+// goroutine each and the first majority of answers decides. Wrap a store
+// as struct{ store.Store }{s} to hide its Sender method.
+//
 // Read "Redlock and fencing" in the package documentation before relying
 // on it for correctness.
 func NewRedlock(stores []store.Store, opts Options) (*Locker, error) {
