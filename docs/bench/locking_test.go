@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -318,6 +319,47 @@ func BenchmarkRedlock(b *testing.B) {
 				slices.Sort(samples[i])
 				b.ReportMetric(float64(samples[i][k/2])/1e3, c.name+"-p50-µs")
 			}
+		}
+	})
+	// Throughput of 16 concurrent callers on distinct keys, Redlock(3)
+	// only, in rounds as in BenchmarkLockRounds: where the one-goroutine
+	// fan-out's lower CPU per op could show.
+	b.Run("rounds16", func(b *testing.B) {
+		var rl []lockBenchCase
+		for _, c := range cases {
+			if strings.HasPrefix(c.name, "rediware") && strings.HasSuffix(c.name, "redlock3") {
+				rl = append(rl, c)
+			}
+		}
+		const callers, roundOps = 16, 512
+		busy := make([]time.Duration, len(rl))
+		ops := make([]int64, len(rl))
+		for done, round := 0, 0; done < b.N; round++ {
+			for k := range rl {
+				i := (k + round) % len(rl)
+				var left atomic.Int64
+				left.Store(roundOps)
+				var wg sync.WaitGroup
+				begin := time.Now()
+				for g := range callers {
+					key := "bench:redlock:rounds:" + rl[i].name + ":" + strconv.Itoa(g)
+					wg.Go(func() {
+						for left.Add(-1) >= 0 {
+							if err := rl[i].op(ctx, key); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				busy[i] += time.Since(begin)
+				ops[i] += roundOps
+				done += roundOps
+			}
+		}
+		for i, c := range rl {
+			b.ReportMetric(float64(ops[i])/busy[i].Seconds()/1e3, c.name+"-kops/s")
 		}
 	})
 }
