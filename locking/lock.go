@@ -23,9 +23,6 @@ type Lock struct {
 	ttl      time.Duration
 	maxHold  time.Duration
 	acquired []chan struct{} // Redlock: closed once node i answered the acquire
-	// Redlock over Senders: the acquire replies not read when Obtain
-	// returned (nil when all were read, and for the other nodes).
-	stragglers []*straggler
 
 	obtained time.Time
 
@@ -249,10 +246,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // have answered, those stores (a minority) may still hold the key: another
 // process's Obtain needs only a quorum and is not refused by them alone,
 // and an Obtain of the same key in this process that finds the key held
-// waits for them and tries once more. Over store.Sender stores the
-// replies are read in store order (see NewRedlock), and a cancellation of
-// ctx is noticed between replies, within the node timeout; a ctx whose
-// deadline comes before the node timeout's gets a goroutine per store.
+// waits for them and tries once more.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return ErrLockNotHeld
@@ -283,37 +277,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	owner := l.keys[0]
 	p := inflight.add(owner, len(l.lk.nodes))
-	var held int
-	var errs []error
-	if l.sendable(ctx) {
-		held, errs = l.releaseSent(ctx, owner, p)
-	} else {
-		held, errs = l.release(ctx, owner, p)
-	}
-	if held < l.lk.quorum {
-		if err := l.quorumErr("release", held, errs); err != nil {
-			return err
-		}
-		return ErrLockNotHeld
-	}
-	return nil
-}
-
-// sendable reports whether Release can use releaseSent: every store is a
-// Sender, and ctx has no deadline before the node timeout's (a reply
-// being read is bounded by the node timeout only, and would make Release
-// overrun an earlier deadline).
-func (l *Lock) sendable(ctx context.Context) bool {
-	if l.lk.senders == nil {
-		return false
-	}
-	dl, ok := ctx.Deadline()
-	return !ok || !dl.Before(time.Now().Add(l.lk.nodeTimeout(l.ttl)))
-}
-
-// release is Release's Redlock round with a goroutine per store.
-func (l *Lock) release(ctx context.Context, owner string, p *pendingRelease) (int, []error) {
-	return l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		defer inflight.finish(owner, p)
 		// A straggling acquire must not land after this node's release.
 		if err := l.waitAcquired(ctx, i); err != nil {
@@ -322,6 +286,13 @@ func (l *Lock) release(ctx context.Context, owner string, p *pendingRelease) (in
 		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
+	if held < l.lk.quorum {
+		if err := l.quorumErr("release", held, errs); err != nil {
+			return err
+		}
+		return ErrLockNotHeld
+	}
+	return nil
 }
 
 // ownerKey returns the keys of the release, extend and TTL scripts. The
@@ -340,10 +311,6 @@ func (l *Lock) valueArg() []any { return l.args[:1:1] }
 // it, and a release could land before the acquire it should undo.
 func (l *Lock) waitAcquired(ctx context.Context, i int) error {
 	if l.acquired == nil {
-		return nil
-	}
-	if l.stragglers != nil && l.stragglers[i] != nil {
-		l.stragglers[i].finish() // read it now rather than wait for the worker
 		return nil
 	}
 	select {

@@ -64,11 +64,10 @@ type Options struct {
 // Locker obtains locks on one store, or on a quorum of independent stores
 // (Redlock, see NewRedlock). It is safe for concurrent use.
 type Locker struct {
-	nodes   []store.Store
-	senders []store.Sender // Redlock: every node, when every node is a Sender
-	quorum  int
-	ks      store.Keyspace
-	opts    Options
+	nodes  []store.Store
+	quorum int
+	ks     store.Keyspace
+	opts   Options
 
 	fenceTTLArg any // the fence counter's TTL in ms, boxed once
 }
@@ -99,13 +98,6 @@ func NewWithOptions(s store.Store, opts Options) (*Locker, error) {
 // lock is valid for its TTL minus the time the attempt took minus clock
 // drift. Use an odd number of stores, each its own Redis deployment (not
 // replicas of one another, not masters of one Cluster).
-//
-// When every store is a store.Sender (store/redigo), Obtain and Release
-// send to every store from the calling goroutine and read the replies in
-// store order, so a hung store delays the decision until its NodeTimeout
-// even when the stores after it have answered; other stores get a
-// goroutine each and the first majority of answers decides. Wrap a store
-// as struct{ store.Store }{s} to hide its Sender method.
 //
 // Read "Redlock and fencing" in the package documentation before relying
 // on it for correctness.
@@ -142,21 +134,8 @@ func newLocker(nodes []store.Store, opts Options) *Locker {
 	if opts.DriftFactor <= 0 {
 		opts.DriftFactor = 0.01
 	}
-	var senders []store.Sender
-	if len(nodes) > 1 {
-		senders = make([]store.Sender, len(nodes))
-		for i, s := range nodes {
-			sd, ok := s.(store.Sender)
-			if !ok {
-				senders = nil
-				break
-			}
-			senders[i] = sd
-		}
-	}
 	return &Locker{
 		nodes:       nodes,
-		senders:     senders,
 		quorum:      len(nodes)/2 + 1,
 		ks:          store.Keyspace{Prefix: opts.Prefix},
 		opts:        opts,
@@ -317,13 +296,8 @@ type nodeAcquire struct {
 }
 
 func acquireNode(ctx context.Context, s store.Store, i int, l *Lock) nodeAcquire {
-	v, err := s.Eval(ctx, obtainScript, l.keys[:2:2], l.args[:3:3]...)
-	return acquireReply(i, v, err)
-}
-
-// acquireReply reads store i's reply to the obtain script.
-func acquireReply(i int, v any, err error) nodeAcquire {
 	r := nodeAcquire{i: i}
+	v, err := s.Eval(ctx, obtainScript, l.keys[:2:2], l.args[:3:3]...)
 	if err != nil {
 		r.err = err
 		return r
@@ -370,9 +344,6 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 		return -1, nil
 	}
 
-	if lk.senders != nil {
-		return lk.attemptSent(ctx, l, begin)
-	}
 	n := len(lk.nodes)
 	t := &acquireTally{quorum: lk.quorum, n: n, decided: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
@@ -404,15 +375,8 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	// Failed: undo on every node, after every node has answered, with a
 	// context that the caller's cancellation cannot cut short.
 	wg.Wait()
-	return lk.attemptFailed(l, t)
-}
-
-// attemptFailed undoes a failed Redlock round on every node, once every
-// node has answered, and reports the outcome.
-func (lk *Locker) attemptFailed(l *Lock, t *acquireTally) (time.Duration, error) {
 	lk.releaseAll(l)
 	all := t.final() // every node has answered
-	n := len(lk.nodes)
 	if all.won+all.busy < lk.quorum && len(all.errs) > 0 {
 		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(all.errs), n, errors.Join(all.errs...))
 	}

@@ -43,8 +43,7 @@ type backend struct {
 }
 
 // backends are the store implementations the Redlock tests run over:
-// go-redis (a goroutine per store) and redigo (a store.Sender, one
-// goroutine for all stores).
+// go-redis and redigo.
 var backends = []backend{
 	{"goredis", func(t *testing.T, srv *redistest.Server) store.Store { return newStore(t, srv.Addr()) }},
 	{"redigo", func(t *testing.T, srv *redistest.Server) store.Store { return newRedigo(t, srv, time.Second) }},

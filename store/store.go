@@ -124,31 +124,3 @@ type Closer interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
-
-// Sender is an optional power of a Store: send a script now and read its
-// reply later, so that one goroutine can have calls outstanding on several
-// servers at once (locking's Redlock sends to every server, then reads the
-// replies, without a goroutine per server).
-//
-// SendEval checks the keys and sends the script as Eval does, with
-// EVALSHA, on a connection of its own; it returns once the command is
-// written. An error from SendEval means nothing was sent (or the
-// connection failed while writing, see [ErrUnavailable]); the Pending is
-// then nil. ctx's deadline also bounds the later Pending.Wait.
-type Sender interface {
-	SendEval(ctx context.Context, script *Script, keys []string, args ...any) (Pending, error)
-}
-
-// Pending is the reply of a script sent with [Sender.SendEval]. Wait must
-// be called exactly once: it reads the reply, runs the script once more
-// with EVAL if the server answered NOSCRIPT, and gives the connection
-// back. It returns what Eval would have: the reply normalised as
-// described in [Reply], a [*RedisError], or [ErrUnavailable] when the
-// server did not answer by the deadline of SendEval's context (the script
-// may then have run). A reply that arrived in time is returned even if
-// Wait is called after the deadline, so that a caller can read several
-// servers' replies one after the other. Wait is not safe for concurrent
-// use.
-type Pending interface {
-	Wait() (any, error)
-}

@@ -202,9 +202,8 @@ func BenchmarkLockRounds(b *testing.B) {
 }
 
 // BenchmarkRedlock compares the latency of one caller's acquire+release on
-// one server with Redlock over three, for rediware (on go-redis stores, and
-// on store/redigo stores, whose Redlock rounds send to every server and
-// read the replies on one goroutine) and redsync, and for the go-redis
+// one server with Redlock over three, for rediware (on go-redis stores and
+// on store/redigo stores) and redsync, and for the go-redis
 // floor (lockFloor: what a Redlock client that spends a goroutine per
 // server on go-redis could at best reach on this machine).
 func BenchmarkRedlock(b *testing.B) {
@@ -229,17 +228,6 @@ func BenchmarkRedlock(b *testing.B) {
 	}
 	rgSingle := locking.New(rgStores[0])
 	rgRed3, err := locking.NewRedlock(rgStores, locking.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The same redigo stores with their Sender power hidden: Redlock then
-	// spends a goroutine per store, which isolates the fan-out's cost from
-	// the client library's.
-	rgHidden := make([]store.Store, len(rgStores))
-	for i, s := range rgStores {
-		rgHidden[i] = struct{ store.Store }{s}
-	}
-	rgRed3Goroutines, err := locking.NewRedlock(rgHidden, locking.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -280,7 +268,6 @@ func BenchmarkRedlock(b *testing.B) {
 		{"rediware-redlock3", rediware(red3)},
 		{"rediware-redigo-single", rediware(rgSingle)},
 		{"rediware-redigo-redlock3", rediware(rgRed3)},
-		{"rediware-redigo-goroutines-redlock3", rediware(rgRed3Goroutines)},
 		{"redsync-single", rsync(rsSingle)},
 		{"redsync-redlock3", rsync(rs3)},
 		{"floor-single", newLockFloor(b, floorClients[:1]).op},
@@ -322,8 +309,7 @@ func BenchmarkRedlock(b *testing.B) {
 		}
 	})
 	// Throughput of 16 concurrent callers on distinct keys, Redlock(3)
-	// only, in rounds as in BenchmarkLockRounds: where the one-goroutine
-	// fan-out's lower CPU per op could show.
+	// only, in rounds as in BenchmarkLockRounds.
 	b.Run("rounds16", func(b *testing.B) {
 		var rl []lockBenchCase
 		for _, c := range cases {
