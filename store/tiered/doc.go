@@ -27,9 +27,10 @@
 //     disconnected are lost. The local tier is therefore flushed whenever
 //     the subscription reconnects (store.Reconnected), and bypassed while
 //     there is no subscription. A disconnect is noticed when the
-//     connection fails, or at worst after the store's subscription health
-//     interval; Options.LocalTTL bounds how stale a value can be served in
-//     that window.
+//     connection fails, or at worst after about two of the store's
+//     subscription health intervals (one of silence before the ping, one
+//     waiting for its answer); Options.LocalTTL bounds how stale a value
+//     can be served in that window.
 //   - The local TTL is never longer than the Redis TTL: a local entry
 //     expires with its Redis entry (the expiry is stored in the entry, so
 //     it costs no extra round trip; it is the writer's clock, so keep
