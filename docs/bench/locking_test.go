@@ -157,7 +157,7 @@ func BenchmarkLockInterleaved(b *testing.B) {
 }
 
 // BenchmarkLockRounds measures 64 concurrent callers' throughput in short
-// rounds: each round runs every library alone for lockRoundOps ops (64
+// rounds: each round runs every library alone for 2048 ops (64
 // goroutines on distinct keys), one library after another, and the
 // libraries' order rotates between rounds. Summing the rounds gives each
 // library's throughput ("<name>-kops/s") measured in the same stretches of
@@ -165,40 +165,7 @@ func BenchmarkLockInterleaved(b *testing.B) {
 func BenchmarkLockRounds(b *testing.B) {
 	srv := redistest.Start(b)
 	cases := lockBenchCases(b, srv.Addr())
-	ctx := context.Background()
-	const callers, lockRoundOps = 64, 2048
-	b.Run("parallel64", func(b *testing.B) {
-		busy := make([]time.Duration, len(cases))
-		ops := make([]int64, len(cases))
-		round := 0
-		for done := 0; done < b.N; round++ {
-			for k := range cases {
-				i := (k + round) % len(cases)
-				var left atomic.Int64
-				left.Store(lockRoundOps)
-				var wg sync.WaitGroup
-				begin := time.Now()
-				for g := range callers {
-					key := "bench:rounds:" + cases[i].name + ":" + strconv.Itoa(g)
-					wg.Go(func() {
-						for left.Add(-1) >= 0 {
-							if err := cases[i].op(ctx, key); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				busy[i] += time.Since(begin)
-				ops[i] += lockRoundOps
-				done += lockRoundOps
-			}
-		}
-		for i, c := range cases {
-			b.ReportMetric(float64(ops[i])/busy[i].Seconds()/1e3, c.name+"-kops/s")
-		}
-	})
+	b.Run("parallel64", func(b *testing.B) { runLockRounds(b, cases, 64, 2048, "bench:rounds:") })
 }
 
 // BenchmarkRedlock compares the latency of one caller's acquire+release on
@@ -317,37 +284,45 @@ func BenchmarkRedlock(b *testing.B) {
 				rl = append(rl, c)
 			}
 		}
-		const callers, roundOps = 16, 512
-		busy := make([]time.Duration, len(rl))
-		ops := make([]int64, len(rl))
-		for done, round := 0, 0; done < b.N; round++ {
-			for k := range rl {
-				i := (k + round) % len(rl)
-				var left atomic.Int64
-				left.Store(roundOps)
-				var wg sync.WaitGroup
-				begin := time.Now()
-				for g := range callers {
-					key := "bench:redlock:rounds:" + rl[i].name + ":" + strconv.Itoa(g)
-					wg.Go(func() {
-						for left.Add(-1) >= 0 {
-							if err := rl[i].op(ctx, key); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				busy[i] += time.Since(begin)
-				ops[i] += roundOps
-				done += roundOps
-			}
-		}
-		for i, c := range rl {
-			b.ReportMetric(float64(ops[i])/busy[i].Seconds()/1e3, c.name+"-kops/s")
-		}
+		runLockRounds(b, rl, 16, 512, "bench:redlock:rounds:")
 	})
+}
+
+// runLockRounds runs rounds in which each case alone serves roundOps
+// acquire+release ops from callers goroutines on distinct keys, the cases'
+// order rotating between rounds, and reports each case's throughput over
+// its own stretches ("<name>-kops/s").
+func runLockRounds(b *testing.B, cases []lockBenchCase, callers, roundOps int, keyPrefix string) {
+	ctx := context.Background()
+	busy := make([]time.Duration, len(cases))
+	ops := make([]int64, len(cases))
+	for done, round := 0, 0; done < b.N; round++ {
+		for k := range cases {
+			i := (k + round) % len(cases)
+			var left atomic.Int64
+			left.Store(int64(roundOps))
+			var wg sync.WaitGroup
+			begin := time.Now()
+			for g := range callers {
+				key := keyPrefix + cases[i].name + ":" + strconv.Itoa(g)
+				wg.Go(func() {
+					for left.Add(-1) >= 0 {
+						if err := cases[i].op(ctx, key); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			busy[i] += time.Since(begin)
+			ops[i] += int64(roundOps)
+			done += roundOps
+		}
+	}
+	for i, c := range cases {
+		b.ReportMetric(float64(ops[i])/busy[i].Seconds()/1e3, c.name+"-kops/s")
+	}
 }
 
 // lockBenchOrder returns the case to run at iteration n of an interleaved
