@@ -323,10 +323,7 @@ func testInvalidTTL(t *testing.T, r *runner) {
 
 func testPing(t *testing.T, r *runner) {
 	s, _ := r.store(t)
-	pg, ok := s.(store.Pinger)
-	if !ok {
-		t.Skip("store is not a store.Pinger")
-	}
+	pg := power[store.Pinger](t, s)
 	if err := pg.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
@@ -336,10 +333,7 @@ func testPing(t *testing.T, r *runner) {
 // Closer contract says, and ends its subscriptions.
 func testClosedStore(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	c, ok := s.(store.Closer)
-	if !ok {
-		t.Skip("store is not a store.Closer")
-	}
+	c := power[store.Closer](t, s)
 	ctx := t.Context()
 	sub, err := s.Subscribe(ctx, []string{p + "ch"}, nil)
 	if err != nil {

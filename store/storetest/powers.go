@@ -37,18 +37,20 @@ var streamerTests = []subtest{
 	{"ReadBlocks", testStreamReadBlocks},
 }
 
-func doer(t *testing.T, s store.Store) store.Doer {
+// power returns s as the optional power P, or skips the test when s does
+// not have it.
+func power[P any](t *testing.T, s store.Store) P {
 	t.Helper()
-	d, ok := s.(store.Doer)
+	p, ok := s.(P)
 	if !ok {
-		t.Skip("store is not a store.Doer")
+		t.Skipf("store is not a %s", reflect.TypeFor[P]())
 	}
-	return d
+	return p
 }
 
 func testDoReplies(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	d := doer(t, s)
+	d := power[store.Doer](t, s)
 	ctx := t.Context()
 	h := store.Keyspace{Prefix: p}.Key("h")
 	for _, tc := range []struct {
@@ -81,7 +83,7 @@ func testDoReplies(t *testing.T, r *runner) {
 
 func testDoErrorReply(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	d := doer(t, s)
+	d := power[store.Doer](t, s)
 	mustSet(t, s, p+"k", []byte("abc"), 0)
 	_, err := d.Do(t.Context(), "INCR", p+"k")
 	var re *store.RedisError
@@ -96,7 +98,7 @@ func testDoErrorReply(t *testing.T, r *runner) {
 
 func testDoNoCommand(t *testing.T, r *runner) {
 	s, _ := r.store(t)
-	d := doer(t, s)
+	d := power[store.Doer](t, s)
 	if _, err := d.Do(t.Context()); err == nil {
 		t.Fatal("Do() without a command succeeded")
 	}
@@ -107,7 +109,7 @@ func testDoNoCommand(t *testing.T, r *runner) {
 // such commands, and the store must keep working afterwards.
 func testDoRefusesConnectionState(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	d := doer(t, s)
+	d := power[store.Doer](t, s)
 	for _, cmd := range []string{"MULTI", "watch", "SUBSCRIBE", "SELECT"} {
 		args := []any{cmd}
 		if cmd != "MULTI" {
@@ -127,10 +129,7 @@ func testDoRefusesConnectionState(t *testing.T, r *runner) {
 
 func testPipelineResults(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	pl, ok := s.(store.Pipeliner)
-	if !ok {
-		t.Skip("store is not a store.Pipeliner")
-	}
+	pl := power[store.Pipeliner](t, s)
 	ks := store.Keyspace{Prefix: p}
 	k, str := ks.Key("id", "n"), ks.Key("id", "s")
 	mustSet(t, s, str, []byte("abc"), 0)
@@ -167,28 +166,16 @@ func testPipelineResults(t *testing.T, r *runner) {
 
 func testPipelineEmpty(t *testing.T, r *runner) {
 	s, _ := r.store(t)
-	pl, ok := s.(store.Pipeliner)
-	if !ok {
-		t.Skip("store is not a store.Pipeliner")
-	}
+	pl := power[store.Pipeliner](t, s)
 	res, err := pl.Pipeline(t.Context())
 	if err != nil || len(res) != 0 {
 		t.Fatalf("empty Pipeline = %v, %v", res, err)
 	}
 }
 
-func watcher(t *testing.T, s store.Store) store.Watcher {
-	t.Helper()
-	w, ok := s.(store.Watcher)
-	if !ok {
-		t.Skip("store is not a store.Watcher")
-	}
-	return w
-}
-
 func testWatchCommit(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	w := watcher(t, s)
+	w := power[store.Watcher](t, s)
 	ctx := t.Context()
 	ks := store.Keyspace{Prefix: p}
 	a, b := ks.Key("acct", "a"), ks.Key("acct", "b")
@@ -216,7 +203,7 @@ func testWatchCommit(t *testing.T, r *runner) {
 
 func testWatchConflict(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	w := watcher(t, s)
+	w := power[store.Watcher](t, s)
 	ctx := t.Context()
 	k := p + "k"
 	mustSet(t, s, k, []byte("1"), 0)
@@ -242,7 +229,7 @@ func testWatchConflict(t *testing.T, r *runner) {
 
 func testWatchContended(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	w := watcher(t, s)
+	w := power[store.Watcher](t, s)
 	ctx := t.Context()
 	k := p + "counter"
 	const workers, each = 4, 25
@@ -299,7 +286,7 @@ func toString(v any) string {
 
 func testWatchFnError(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	w := watcher(t, s)
+	w := power[store.Watcher](t, s)
 	mine := errors.New("mine")
 	err := w.Watch(t.Context(), func(tx store.Tx) error { return mine }, p+"k")
 	if !errors.Is(err, mine) {
@@ -312,15 +299,6 @@ func testWatchFnError(t *testing.T, r *runner) {
 	}
 }
 
-func streamer(t *testing.T, s store.Store) store.Streamer {
-	t.Helper()
-	st, ok := s.(store.Streamer)
-	if !ok {
-		t.Skip("store is not a store.Streamer")
-	}
-	return st
-}
-
 func ids(ms []store.StreamMessage) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
@@ -331,7 +309,7 @@ func ids(ms []store.StreamMessage) []string {
 
 func testStreamGroupReadAck(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	st := streamer(t, s)
+	st := power[store.Streamer](t, s)
 	ctx := t.Context()
 	stream := p + "jobs"
 	for range 2 { // an existing group is not an error
@@ -388,7 +366,7 @@ func testStreamGroupReadAck(t *testing.T, r *runner) {
 
 func testStreamAutoClaim(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	st := streamer(t, s)
+	st := power[store.Streamer](t, s)
 	ctx := t.Context()
 	stream := p + "jobs"
 	if err := st.XGroupCreate(ctx, stream, "g", "$"); err != nil {
@@ -442,7 +420,7 @@ func testStreamAutoClaim(t *testing.T, r *runner) {
 
 func testStreamReadBlocks(t *testing.T, r *runner) {
 	s, p := r.store(t)
-	st := streamer(t, s)
+	st := power[store.Streamer](t, s)
 	ctx := t.Context()
 	stream := p + "jobs"
 	if err := st.XGroupCreate(ctx, stream, "g", "$"); err != nil {
