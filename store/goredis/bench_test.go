@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rediware/rediware/internal/redistest"
 	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/goredis"
+	"github.com/rediware/rediware/store/storetest"
 )
 
 // The benchmarks compare each operation through the Store with the same
@@ -106,13 +104,9 @@ func BenchmarkStore(b *testing.B) {
 	}
 }
 
-// BenchmarkPaired measures the Store's overhead robustly on a busy machine:
-// every iteration makes the direct call and the Store call one after the
-// other (in alternating order), timing each, so both see the same load.
-// It reports the median latency of each as direct-p50-ns and store-p50-ns
-// (medians, because a busy machine adds stalls that swamp a mean), and
-// their difference as overhead-%. With parallel64, 64 goroutines do
-// this at once; the latencies then include queueing for connections.
+// BenchmarkPaired measures the Store's overhead over direct go-redis calls
+// with storetest.Paired (both calls in every iteration, medians compared),
+// serially and with 64 goroutines.
 func BenchmarkPaired(b *testing.B) {
 	srv := redistest.Start(b)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
@@ -134,59 +128,10 @@ func BenchmarkPaired(b *testing.B) {
 			b.Run(op.name+"/"+mode, func(b *testing.B) {
 				direct := func(ctx context.Context) error { return op.direct(ctx, c) }
 				viaStore := func(ctx context.Context) error { return op.store(ctx, s) }
-				runPaired(b, parallel, direct, viaStore)
+				storetest.Paired(b, context.Background(), goroutines(parallel), direct, viaStore)
 			})
 		}
 	}
-}
-
-func runPaired(b *testing.B, parallel bool, a, z func(ctx context.Context) error) {
-	var mu sync.Mutex
-	var all [2][]time.Duration // per-call latencies of a and z
-	work := func(next func() bool) {
-		ctx := context.Background()
-		var mine [2][]time.Duration
-		for i := 0; next(); i++ {
-			order := [2]int{0, 1}
-			if i%2 == 1 {
-				order = [2]int{1, 0}
-			}
-			for _, which := range order {
-				call := a
-				if which == 1 {
-					call = z
-				}
-				t0 := time.Now()
-				if err := call(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-				mine[which] = append(mine[which], time.Since(t0))
-			}
-		}
-		mu.Lock()
-		all[0] = append(all[0], mine[0]...)
-		all[1] = append(all[1], mine[1]...)
-		mu.Unlock()
-	}
-	if parallel {
-		b.SetParallelism(max(1, benchGoroutines/runtime.GOMAXPROCS(0)))
-		b.RunParallel(func(pb *testing.PB) { work(pb.Next) })
-	} else {
-		work(b.Loop)
-	}
-	if len(all[0]) == 0 || len(all[1]) == 0 {
-		return
-	}
-	ma, mz := median(all[0]), median(all[1])
-	b.ReportMetric(float64(ma), "direct-p50-ns")
-	b.ReportMetric(float64(mz), "store-p50-ns")
-	b.ReportMetric(100*float64(mz-ma)/float64(ma), "overhead-%")
-}
-
-func median(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)/2]
 }
 
 // BenchmarkAutoPipeline compares the Store with Options{NoAutoPipeline:
@@ -265,9 +210,17 @@ func BenchmarkAutoPipelineLone(b *testing.B) {
 	}
 	for _, op := range benchOps() {
 		b.Run(op.name, func(b *testing.B) {
-			runPaired(b, false,
+			storetest.Paired(b, context.Background(), 0,
 				func(ctx context.Context) error { return op.store(ctx, plain) },
 				func(ctx context.Context) error { return op.store(ctx, auto) })
 		})
 	}
+}
+
+// goroutines is the Paired goroutine count for a serial or parallel case.
+func goroutines(parallel bool) int {
+	if parallel {
+		return benchGoroutines
+	}
+	return 0
 }

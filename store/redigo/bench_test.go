@@ -3,9 +3,7 @@ package redigo_test
 import (
 	"context"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/rediware/rediware/internal/redistest"
 	"github.com/rediware/rediware/store"
 	"github.com/rediware/rediware/store/redigo"
+	"github.com/rediware/rediware/store/storetest"
 )
 
 // The benchmarks compare each operation through the Store with the same
@@ -25,7 +24,7 @@ import (
 // plain Do; "store-deadline" calls with a context that has a deadline, which
 // is bounded by a socket deadline. "paired" alternates a direct call and a
 // Store call with a deadline in every iteration and reports the median
-// latency of each (see runPaired): on a busy machine it is the reliable
+// latency of each (see storetest.Paired): on a busy machine it is the reliable
 // measure of the Store's overhead.
 
 const benchGoroutines = 64
@@ -78,7 +77,16 @@ func BenchmarkStore(b *testing.B) {
 			b.Run(o.name+"/"+mode+"/direct", func(b *testing.B) { runBench(b, parallel, false, o.direct) })
 			b.Run(o.name+"/"+mode+"/store", func(b *testing.B) { runBench(b, parallel, false, o.store) })
 			b.Run(o.name+"/"+mode+"/store-deadline", func(b *testing.B) { runBench(b, parallel, true, o.store) })
-			b.Run(o.name+"/"+mode+"/paired", func(b *testing.B) { runPaired(b, parallel, o.direct, o.store) })
+			b.Run(o.name+"/"+mode+"/paired", func(b *testing.B) {
+				// The Store with a deadline: the DoWithTimeout path.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				defer cancel()
+				n := 0
+				if parallel {
+					n = benchGoroutines
+				}
+				storetest.Paired(b, ctx, n, o.direct, o.store)
+			})
 		}
 	}
 }
@@ -108,51 +116,4 @@ func runBench(b *testing.B, parallel, deadline bool, op func(ctx context.Context
 			}
 		}
 	})
-}
-
-// runPaired times a (direct) and z (the Store, with a deadline) one after
-// the other in every iteration, alternating which goes first, and reports
-// the median latency of each and their difference.
-func runPaired(b *testing.B, parallel bool, a, z func(ctx context.Context) error) {
-	var mu sync.Mutex
-	var all [2][]time.Duration
-	work := func(next func() bool) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		defer cancel()
-		var mine [2][]time.Duration
-		for i := 0; next(); i++ {
-			for j := range 2 {
-				which := (i + j) % 2
-				call := a
-				if which == 1 {
-					call = z
-				}
-				t0 := time.Now()
-				if err := call(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-				mine[which] = append(mine[which], time.Since(t0))
-			}
-		}
-		mu.Lock()
-		all[0] = append(all[0], mine[0]...)
-		all[1] = append(all[1], mine[1]...)
-		mu.Unlock()
-	}
-	if parallel {
-		b.SetParallelism(max(1, benchGoroutines/runtime.GOMAXPROCS(0)))
-		b.RunParallel(func(pb *testing.PB) { work(pb.Next) })
-	} else {
-		work(b.Loop)
-	}
-	if len(all[0]) == 0 || len(all[1]) == 0 {
-		return
-	}
-	slices.Sort(all[0])
-	slices.Sort(all[1])
-	ma, mz := all[0][len(all[0])/2], all[1][len(all[1])/2]
-	b.ReportMetric(float64(ma), "direct-p50-ns")
-	b.ReportMetric(float64(mz), "store-p50-ns")
-	b.ReportMetric(100*float64(mz-ma)/float64(ma), "overhead-%")
 }
