@@ -62,7 +62,7 @@ func (c *Cache) PurgePrefix(ctx context.Context, prefix string) error {
 		p += "/" + path
 	}
 	head := c.ks.Key(p) // "{rc:<prefix>}"
-	pattern := globEscape(head[:len(head)-1]) + "*"
+	pattern := store.EscapeGlob(head[:len(head)-1]) + "*"
 	return c.s.Scan(ctx, pattern, purgeBatch, func(keys []string) error {
 		return c.deleteKeys(ctx, keys...)
 	})
@@ -104,19 +104,6 @@ func (c *Cache) PurgeTag(ctx context.Context, tag string) error {
 func (c *Cache) bumpEpoch(ctx context.Context) error {
 	_, err := c.s.Eval(ctx, incrScript, []string{c.epochKey()})
 	return err
-}
-
-// globEscape escapes the glob metacharacters of a SCAN MATCH pattern.
-func globEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // tlsMarker makes requestScheme report https for a purge URL.

@@ -450,7 +450,7 @@ func (rs *RedisStore) All() (map[string][]byte, error) {
 // is keyed by the hashes, since the tokens are not stored.
 func (rs *RedisStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	out := make(map[string][]byte)
-	err := rs.s.Scan(ctx, globEscape(rs.prefix)+"*", 500, func(keys []string) error {
+	err := rs.s.Scan(ctx, store.EscapeGlob(rs.prefix)+"*", 500, func(keys []string) error {
 		keys = slices.DeleteFunc(keys, func(k string) bool { return !strings.HasPrefix(k, rs.prefix) })
 		vals, err := rs.getMany(ctx, keys)
 		if err != nil {
@@ -504,20 +504,4 @@ func (rs *RedisStore) getMany(ctx context.Context, keys []string) ([][]byte, err
 		}
 	}
 	return out, nil
-}
-
-// globEscape escapes the glob metacharacters of SCAN MATCH in s.
-func globEscape(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		switch c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }

@@ -114,3 +114,22 @@ func crc16(s string) uint16 {
 	}
 	return crc
 }
+
+// EscapeGlob escapes the glob metacharacters (* ? [ ] \) of s, so that s
+// matches itself literally in a Scan pattern: Scan(ctx,
+// EscapeGlob(prefix)+"*", ...) visits the keys that start with prefix.
+func EscapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -2,10 +2,15 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
 )
 
 func TestKeyspace_Key_layout(t *testing.T) {
@@ -83,5 +88,40 @@ func TestCheckKey(t *testing.T) {
 	}
 	if err := store.CheckKey("\x00\xff binary", 0); err != nil {
 		t.Errorf("binary key: %v", err)
+	}
+}
+
+func TestEscapeGlob_matches_itself_only(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain:prefix", "plain:prefix"},
+		{`a*b?c[d]e\f`, `a\*b\?c\[d\]e\\f`},
+		{"", ""},
+	} {
+		if got := store.EscapeGlob(tc.in); got != tc.want {
+			t.Errorf("EscapeGlob(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEscapeGlob_in_a_Scan_pattern(t *testing.T) {
+	m := miniredis.RunT(t)
+	s := goredis.New(redis.NewClient(&redis.Options{Addr: m.Addr()}))
+	ctx := t.Context()
+	for _, k := range []string{"p[1]*:a", "p[1]*:b", "p1x:c", "p[1]x:d"} {
+		if err := s.Set(ctx, k, []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err := s.Scan(ctx, store.EscapeGlob("p[1]*:")+"*", 10, func(keys []string) error {
+		got = append(got, keys...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"p[1]*:a", "p[1]*:b"}) {
+		t.Fatalf("Scan(EscapeGlob(prefix)+*) = %q, want only the two keys with the literal prefix", got)
 	}
 }

@@ -195,7 +195,7 @@ func (c *Cache[V]) InvalidatePattern(ctx context.Context, pattern string) (int64
 	}
 	meta := c.o.Prefix + "~"
 	var n int64
-	err := c.s.Scan(ctx, escapeGlob(c.o.Prefix)+pattern, deleteBatch, func(keys []string) error {
+	err := c.s.Scan(ctx, store.EscapeGlob(c.o.Prefix)+pattern, deleteBatch, func(keys []string) error {
 		del := keys[:0:0]
 		for _, k := range keys {
 			if !strings.HasPrefix(k, meta) {
@@ -215,21 +215,4 @@ func (c *Cache[V]) InvalidatePattern(ctx context.Context, pattern string) (int64
 	}
 	c.emit(Event{Tier: TierRedis, Kind: Invalidate, Op: "invalidate_pattern", Key: pattern})
 	return n, nil
-}
-
-// escapeGlob escapes the glob metacharacters of s, so a prefix matches
-// literally.
-func escapeGlob(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
