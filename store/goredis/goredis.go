@@ -123,11 +123,20 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 // error the command's value must not be read: with AutoPipeline it may
 // still be being written.
 func (s *Store) process(ctx context.Context, cmd redis.Cmder) error {
+	return s.run(ctx, cmd, s.batch != nil)
+}
+
+// processAlone runs cmd on the client, never batched.
+func (s *Store) processAlone(ctx context.Context, cmd redis.Cmder) error {
+	return s.run(ctx, cmd, false)
+}
+
+func (s *Store) run(ctx context.Context, cmd redis.Cmder, batched bool) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
 	var err error
-	if s.batch == nil {
+	if !batched {
 		err = s.client.Process(ctx, cmd)
 	} else {
 		if cerr := ctx.Err(); cerr != nil {
@@ -135,18 +144,6 @@ func (s *Store) process(ctx context.Context, cmd redis.Cmder) error {
 		}
 		err = s.batch.do(ctx, cmd)
 	}
-	if err == nil || err == redis.Nil {
-		return err
-	}
-	return wrapErr(err)
-}
-
-// processAlone runs cmd on the client, never batched.
-func (s *Store) processAlone(ctx context.Context, cmd redis.Cmder) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	err := s.client.Process(ctx, cmd)
 	if err == nil || err == redis.Nil {
 		return err
 	}
