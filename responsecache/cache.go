@@ -728,6 +728,21 @@ func (h *handler) usableFor(r *http.Request, e *entry, auth bool) bool {
 	return true
 }
 
+// forwarded decides whether the origin's response to r is kept (never when
+// dontKeep), takes its tags, and marks its Cache-Status as forwarded for
+// reason.
+func (h *handler) forwarded(r *http.Request, status int, hdr http.Header, auth bool, reqTime, respTime time.Time, reason string, dontKeep bool) (ent *entry, ttl time.Duration, keep bool, tags []string) {
+	ent, ttl, keep = h.storable(r, status, hdr, auth, reqTime, respTime)
+	keep = keep && !dontKeep
+	tags = h.c.tagsOf(hdr)
+	v := "fwd=" + reason + "; fwd-status=" + strconv.Itoa(status)
+	if keep {
+		v += "; stored"
+	}
+	h.c.setStatus(hdr, v)
+	return ent, ttl, keep, tags
+}
+
 // fetch forwards r and stores the response if allowed. It returns the
 // stored entry when it may be handed to other waiting requests.
 func (h *handler) fetch(w http.ResponseWriter, r *http.Request, pk string, lr lookupResult, auth bool, reason string) *entry {
@@ -743,16 +758,7 @@ func (h *handler) fetch(w http.ResponseWriter, r *http.Request, pk string, lr lo
 		tags []string
 	)
 	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
-		ent, ttl, keep = h.storable(r, status, hdr, auth, reqTime, time.Now())
-		if epochErr != nil {
-			keep = false
-		}
-		tags = c.tagsOf(hdr)
-		v := "fwd=" + reason + "; fwd-status=" + strconv.Itoa(status)
-		if keep {
-			v += "; stored"
-		}
-		c.setStatus(hdr, v)
+		ent, ttl, keep, tags = h.forwarded(r, status, hdr, auth, reqTime, time.Now(), reason, epochErr != nil)
 		return modePass, keep
 	})
 	h.next.ServeHTTP(cw, out)
@@ -822,16 +828,7 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 			result = -1
 			return modeCapture, false
 		}
-		ent, ttl, keep = h.storable(r, status, hdr, auth, reqTime, respTime)
-		if epochErr != nil || originErr {
-			keep = false
-		}
-		tags = c.tagsOf(hdr)
-		v := "fwd=" + reason + "; fwd-status=" + strconv.Itoa(status)
-		if keep {
-			v += "; stored"
-		}
-		c.setStatus(hdr, v)
+		ent, ttl, keep, tags = h.forwarded(r, status, hdr, auth, reqTime, respTime, reason, epochErr != nil || originErr)
 		return modePass, keep
 	})
 	h.next.ServeHTTP(cw, out)
