@@ -38,6 +38,26 @@ func parseID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+// userOf loads the user the request's {id} names, or answers 400, 404 or
+// 500 and reports false.
+func (a *App) userOf(w http.ResponseWriter, r *http.Request) (int64, User, bool) {
+	id, ok := parseID(w, r)
+	if !ok {
+		return 0, User{}, false
+	}
+	u, err := a.loadUser(r.Context(), id)
+	if errors.Is(err, cache.ErrNotFound) {
+		writeProblem(w, http.StatusNotFound, "no user with this id")
+		return 0, User{}, false
+	}
+	if err != nil {
+		a.cfg.Log.Error("load user", "id", id, "err", err)
+		writeProblem(w, http.StatusInternalServerError, "")
+		return 0, User{}, false
+	}
+	return id, u, true
+}
+
 // loadUser reads a user through the cache-aside cache.
 func (a *App) loadUser(ctx context.Context, id int64) (User, error) {
 	return a.users.GetOrLoad(ctx, userKey(id), func(ctx context.Context) (User, error) {
@@ -52,18 +72,8 @@ func (a *App) loadUser(ctx context.Context, id int64) (User, error) {
 // GET /users/{id}: cache-aside (store/cache) behind the HTTP cache
 // (responsecache), with an ETag and the tag user:{id}.
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
-	id, ok := parseID(w, r)
+	id, u, ok := a.userOf(w, r)
 	if !ok {
-		return
-	}
-	u, err := a.loadUser(r.Context(), id)
-	if errors.Is(err, cache.ErrNotFound) {
-		writeProblem(w, http.StatusNotFound, "no user with this id")
-		return
-	}
-	if err != nil {
-		a.cfg.Log.Error("load user", "id", id, "err", err)
-		writeProblem(w, http.StatusInternalServerError, "")
 		return
 	}
 	body, _ := json.Marshal(u)
@@ -215,21 +225,11 @@ func (a *App) afterUserChange(ctx context.Context, id int64, event string) {
 // Redis (seeded from the database) and queued; a worker applies the newest
 // count to the database, and the response is 202 at once.
 func (a *App) addVisit(w http.ResponseWriter, r *http.Request) {
-	id, ok := parseID(w, r)
+	id, u, ok := a.userOf(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	u, err := a.loadUser(ctx, id)
-	if errors.Is(err, cache.ErrNotFound) {
-		writeProblem(w, http.StatusNotFound, "no user with this id")
-		return
-	}
-	if err != nil {
-		a.cfg.Log.Error("load user", "id", id, "err", err)
-		writeProblem(w, http.StatusInternalServerError, "")
-		return
-	}
 	v, err := a.cfg.Store.Eval(ctx, incrVisits, []string{"demo:visits:" + userKey(id)}, u.Visits, int64(24*time.Hour/time.Millisecond))
 	count, cerr := store.Int64(v)
 	if err != nil || cerr != nil {
