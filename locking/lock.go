@@ -13,16 +13,16 @@ import (
 
 // Lock is a held lock. Its methods are safe for concurrent use.
 type Lock struct {
-	lk       *Locker
-	key      string
-	keys     [2]string // the owner key and the fence key in Redis
-	args     [3]any    // value, TTL in ms, fence TTL in ms: boxed once for every call
-	token    string
-	value    string // token + metadata, the owner key's value
-	fence    int64
-	ttl      time.Duration
-	maxHold  time.Duration
-	acquired []chan struct{} // Redlock: closed once node i answered the acquire
+	lk      *Locker
+	key     string
+	keys    [2]string // the owner key and the fence key in Redis
+	args    [3]any    // value, TTL in ms, fence TTL in ms: boxed once for every call
+	token   string
+	value   string // token + metadata, the owner key's value
+	fence   int64
+	ttl     time.Duration
+	maxHold time.Duration
+	acquire *round // Redlock: the acquire round, which orders each store's later calls
 
 	obtained time.Time
 
@@ -143,39 +143,44 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 	if l.isReleased() {
 		return 0, ErrLockNotHeld
 	}
-	ttls := make([]time.Duration, 0, len(l.lk.nodes))
-	var mu sync.Mutex
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		if err := l.waitAcquired(ctx, i); err != nil {
-			return false, err
-		}
+	ttl := func(ctx context.Context, s store.Store) answer {
 		v, err := s.Eval(ctx, pttlScript, l.ownerKey(), l.valueArg()...)
 		if err != nil {
-			return false, err
+			return answer{err: err}
 		}
 		ms, err := store.Int64(v)
-		if err != nil || ms < 0 {
-			return false, err
+		if err != nil {
+			return answer{err: err}
 		}
-		mu.Lock()
-		ttls = append(ttls, time.Duration(ms)*time.Millisecond)
-		mu.Unlock()
-		return true, nil
+		return answer{won: ms >= 0, value: ms}
+	}
+	if len(l.lk.nodes) == 1 {
+		a := ttl(ctx, l.lk.nodes[0])
+		switch {
+		case a.err != nil:
+			return 0, fmt.Errorf("locking: ttl %q: %w", l.key, a.err)
+		case !a.won:
+			return 0, ErrLockNotHeld
+		}
+		return time.Duration(a.value) * time.Millisecond, nil
+	}
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.lk.nodeTimeout(l.ttl))
+	r := newRound(l.lk.nodes, nctx, cancel, func(ctx context.Context, _ int, s store.Store) answer {
+		return ttl(ctx, s)
 	})
-	if held < l.lk.quorum {
-		if err := l.quorumErr("ttl", held, errs); err != nil {
+	r.quorum, r.maxLost = l.lk.quorum, len(l.lk.nodes)-l.lk.quorum
+	r.now.values = make([]int64, 0, len(l.lk.nodes))
+	r.start(l.acquire)
+	t := r.wait(ctx)
+	if t.won < l.lk.quorum {
+		if err := l.quorumErr("ttl", t.won, t.errs); err != nil {
 			return 0, err
 		}
 		return 0, ErrLockNotHeld
 	}
-	// Stragglers may still be appending to ttls (the variable, which they
-	// share): copy it under the lock into a variable of our own.
-	mu.Lock()
-	got := slices.Clone(ttls)
-	mu.Unlock()
-	slices.Sort(got)
-	slices.Reverse(got)
-	return got[min(l.lk.quorum, len(got))-1], nil
+	// The quorum-th largest TTL: the time for which a quorum still holds it.
+	slices.Sort(t.values)
+	return time.Duration(t.values[len(t.values)-l.lk.quorum]) * time.Millisecond, nil
 }
 
 // Extend resets the lock's TTL to ttl, if it is still held. It returns
@@ -203,10 +208,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	// extends it; cutting it off at ttl/10 would lose a lock merely
 	// because Redis or the machine is loaded.
 	timeout := max(l.lk.nodeTimeout(l.ttl), time.Until(l.ValidUntil()))
-	held, errs := l.lk.each(ctx, timeout, false, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		if err := l.waitAcquired(ctx, i); err != nil {
-			return false, err
-		}
+	held, errs := l.lk.each(ctx, l.acquire, timeout, false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, extendScript, l.ownerKey(), l.value, ms)
 		return err == nil && v == int64(1), err
 	})
@@ -277,12 +279,10 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	owner := l.keys[0]
 	p := inflight.add(owner, len(l.lk.nodes))
-	held, errs := l.lk.each(ctx, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	// A straggling acquire must not land after its store's release: each
+	// orders a store's release after its acquire (l.acquire).
+	held, errs := l.lk.each(ctx, l.acquire, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		defer inflight.finish(owner, p)
-		// A straggling acquire must not land after this node's release.
-		if err := l.waitAcquired(ctx, i); err != nil {
-			return false, err
-		}
 		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
@@ -303,23 +303,6 @@ func (l *Lock) ownerKey() []string { return l.keys[:1:1] }
 // valueArg returns the arguments of the release and TTL scripts, the
 // value boxed once (see ownerKey for the capacity).
 func (l *Lock) valueArg() []any { return l.args[:1:1] }
-
-// waitAcquired waits until node i has answered the acquire (Redlock only:
-// Obtain returns with a quorum while other nodes' acquires may still be
-// on their way). Without it, a TTL or Extend call could overtake the
-// acquire and find the lock "not held" on a node that is about to hold
-// it, and a release could land before the acquire it should undo.
-func (l *Lock) waitAcquired(ctx context.Context, i int) error {
-	if l.acquired == nil {
-		return nil
-	}
-	select {
-	case <-l.acquired[i]:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
-	}
-}
 
 func (l *Lock) isReleased() bool {
 	l.mu.Lock()

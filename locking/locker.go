@@ -6,8 +6,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/rediware/rediware/store"
@@ -287,32 +285,20 @@ func (lk *Locker) nodeTimeout(ttl time.Duration) time.Duration {
 	return min(max(ttl/10, 10*time.Millisecond), time.Second)
 }
 
-// nodeAcquire is one store's answer to an acquire.
-type nodeAcquire struct {
-	i      int
-	fence  int64         // > 0 when acquired
-	holder time.Duration // the holder's PTTL when not acquired (0 if unknown)
-	err    error
-}
-
-func acquireNode(ctx context.Context, s store.Store, i int, l *Lock) nodeAcquire {
-	r := nodeAcquire{i: i}
+// acquireNode asks one store for l's lock.
+func acquireNode(ctx context.Context, s store.Store, l *Lock) answer {
 	v, err := s.Eval(ctx, obtainScript, l.keys[:2:2], l.args[:3:3]...)
 	if err != nil {
-		r.err = err
-		return r
+		return answer{err: err}
 	}
 	n, err := store.Int64(v)
 	if err != nil {
-		r.err = fmt.Errorf("locking: obtain reply: %w", err)
-		return r
+		return answer{err: fmt.Errorf("locking: obtain reply: %w", err)}
 	}
 	if n > 0 {
-		r.fence = n
-	} else {
-		r.holder = time.Duration(-n) * time.Millisecond
+		return answer{won: true, value: n}
 	}
-	return r
+	return answer{holder: time.Duration(-n) * time.Millisecond}
 }
 
 // attempt makes one acquire attempt. It returns -1 when the lock was
@@ -321,119 +307,60 @@ func acquireNode(ctx context.Context, s store.Store, i int, l *Lock) nodeAcquire
 func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	begin := time.Now()
 	if len(lk.nodes) == 1 {
-		r := acquireNode(ctx, lk.nodes[0], 0, l)
-		if r.err != nil {
-			if errors.Is(r.err, store.ErrUnavailable) {
+		a := acquireNode(ctx, lk.nodes[0], l)
+		if a.err != nil {
+			if errors.Is(a.err, store.ErrUnavailable) {
 				// The SET may have been applied before the connection
 				// failed or the context ended: undo it in the background,
 				// so the key does not stay locked for the whole TTL.
 				go lk.releaseAll(l)
 			}
-			return 0, fmt.Errorf("locking: obtain %q: %w", l.key, r.err)
+			return 0, fmt.Errorf("locking: obtain %q: %w", l.key, a.err)
 		}
-		if r.fence <= 0 {
-			return r.holder, nil
+		if !a.won {
+			return a.holder, nil
 		}
 		validity := l.ttl - time.Since(begin) - lk.drift(l.ttl)
 		if validity <= 0 {
 			lk.releaseAll(l) // too slow to be of use
 			return 0, nil
 		}
-		l.fence = r.fence
+		l.fence = a.value
 		l.validUntil = begin.Add(validity)
 		return -1, nil
 	}
 
 	n := len(lk.nodes)
-	t := &acquireTally{quorum: lk.quorum, n: n, decided: make(chan struct{}, 1)}
-	var wg sync.WaitGroup
-	acquired := make([]chan struct{}, n) // closed when node i has answered
 	nctx, cancel := context.WithTimeout(ctx, lk.nodeTimeout(l.ttl))
-	t.cancel = cancel // one timer per round, freed by the last answer
-	wg.Add(n)
-	for i, s := range lk.nodes {
-		acquired[i] = make(chan struct{})
-		nodeWorkers.do(func() {
-			defer wg.Done()
-			defer close(acquired[i])
-			t.add(acquireNode(nctx, s, i, l))
-		})
-	}
+	r := newRound(lk.nodes, nctx, cancel, func(ctx context.Context, _ int, s store.Store) answer {
+		return acquireNode(ctx, s, l)
+	})
+	r.quorum, r.maxLost, r.failsLose = lk.quorum, n-lk.quorum, true
+	r.order = make([]nodeOrder, n)
+	r.start(nil)
 	// Wake up once, when the outcome is decided: a quorum won, or too many
 	// lost for a quorum to remain possible. The other answers are tallied
 	// as they come.
-	<-t.decided
-	if t.atDecision.won >= lk.quorum {
+	<-r.decided
+	if t := r.atDecision; t.won >= lk.quorum {
 		validity := l.ttl - time.Since(begin) - lk.drift(l.ttl)
 		if validity > 0 {
-			l.fence = t.atDecision.fence
+			l.fence = t.fence
 			l.validUntil = begin.Add(validity)
-			l.acquired = acquired // a node's release waits for its acquire
+			l.acquire = r // a store's later calls wait for its acquire
 			return -1, nil
 		}
 	}
 	// Failed: undo on every node, after every node has answered, with a
 	// context that the caller's cancellation cannot cut short.
-	wg.Wait()
+	all := r.final()
 	lk.releaseAll(l)
-	all := t.final() // every node has answered
-	if all.won+all.busy < lk.quorum && len(all.errs) > 0 {
+	// Report the failures when they, not a holder, kept the quorum out
+	// of reach.
+	if busy := all.lost - len(all.errs); all.won+busy < lk.quorum && len(all.errs) > 0 {
 		return 0, fmt.Errorf("locking: obtain %q: %d of %d stores failed: %w", l.key, len(all.errs), n, errors.Join(all.errs...))
 	}
 	return all.holder, nil
-}
-
-// acquireTally counts the stores' answers to one Redlock acquire round as
-// they come in, and wakes the caller once, when the outcome is decided.
-type acquireTally struct {
-	quorum, n int
-	cancel    context.CancelFunc // the round's context, once all answered
-	decided   chan struct{}      // one value, sent when decided
-
-	mu         sync.Mutex
-	answered   int
-	now        acquireCount
-	atDecision acquireCount // won and fence when decided; read after decided
-	signalled  bool
-}
-
-type acquireCount struct {
-	won, busy int
-	fence     int64         // the largest fence won
-	holder    time.Duration // the largest holder TTL seen
-	errs      []error
-}
-
-func (t *acquireTally) add(r nodeAcquire) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.answered++
-	switch {
-	case r.err != nil:
-		t.now.errs = append(t.now.errs, fmt.Errorf("node %d: %w", r.i, r.err))
-	case r.fence > 0:
-		t.now.won++
-		t.now.fence = max(t.now.fence, r.fence)
-	default:
-		t.now.busy++
-		t.now.holder = max(t.now.holder, r.holder)
-	}
-	if !t.signalled && (t.now.won >= t.quorum || t.now.won+t.n-t.answered < t.quorum) {
-		t.signalled = true
-		t.atDecision = t.now
-		t.atDecision.errs = nil // not used; now.errs grows on
-		t.decided <- struct{}{}
-	}
-	if t.answered == t.n {
-		t.cancel()
-	}
-}
-
-// final returns the count once every store has answered.
-func (t *acquireTally) final() acquireCount {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.now
 }
 
 // releaseTimeout bounds the clean-up release after a failed attempt.
@@ -444,7 +371,7 @@ const releaseTimeout = 2 * time.Second
 func (lk *Locker) releaseAll(l *Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	lk.each(ctx, releaseTimeout, true, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	lk.each(ctx, nil, releaseTimeout, true, func(ctx context.Context, i int, s store.Store) (bool, error) {
 		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
 		return err == nil && v == int64(1), err
 	})
@@ -453,12 +380,14 @@ func (lk *Locker) releaseAll(l *Lock) {
 // each runs fn on every node and returns how many reported true, and the
 // errors. With several nodes, fn runs in parallel, each call bounded by
 // timeout on a context that ctx's cancellation does not cut short (so that
-// a release or extension is not left half done); each returns as soon as
-// the outcome is decided (a quorum reported true, or so many reported
-// false that no quorum can), unless all is set, or when ctx is done. A
-// failed node does not decide the outcome: the caller must tell "lost"
-// (enough false answers) from "unknown" (failures), see Lock.quorumErr.
-func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {
+// a release or extension is not left half done), a node's call waiting
+// until it has answered the acquire round after, if not nil. each returns
+// as soon as the outcome is decided (a quorum reported true, or so many
+// reported false that no quorum can), unless all is set, or when ctx is
+// done. A failed node does not decide the outcome: the caller must tell
+// "lost" (enough false answers) from "unknown" (failures), see
+// Lock.quorumErr.
+func (lk *Locker) each(ctx context.Context, after *round, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {
 	if len(lk.nodes) == 1 {
 		ok, err := fn(ctx, 0, lk.nodes[0])
 		if err != nil {
@@ -469,76 +398,15 @@ func (lk *Locker) each(ctx context.Context, timeout time.Duration, all bool, fn 
 		}
 		return 0, nil
 	}
-	n := len(lk.nodes)
-	t := &eachTally{need: n, decided: make(chan struct{}, 1)}
-	if !all {
-		t.quorum, t.maxLost = lk.quorum, n-lk.quorum
-	}
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	t.cancel = cancel
-	for i, s := range lk.nodes {
-		nodeWorkers.do(func() {
-			ok, err := fn(nctx, i, s)
-			t.add(i, ok, err)
-		})
+	r := newRound(lk.nodes, nctx, cancel, func(ctx context.Context, i int, s store.Store) answer {
+		ok, err := fn(ctx, i, s)
+		return answer{won: ok && err == nil, err: err}
+	})
+	if !all {
+		r.quorum, r.maxLost = lk.quorum, len(lk.nodes)-lk.quorum
 	}
-	select {
-	case <-t.decided:
-		return t.won, t.errs
-	case <-ctx.Done():
-		// Count every node not heard from as failed, so that the caller
-		// reports the context's error rather than a lost lock.
-		won, errs, missing := t.snapshot()
-		err := fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
-		for range missing {
-			errs = append(errs, err)
-		}
-		return won, errs
-	}
-}
-
-// eachTally counts the stores' answers to one call of each as they come
-// in, and wakes the caller once, when the outcome is decided.
-type eachTally struct {
-	need            int // answers to wait for at most
-	quorum, maxLost int // decide early (0, 0: wait for need answers)
-	cancel          context.CancelFunc
-	decided         chan struct{} // one value, sent when decided
-
-	mu                   sync.Mutex
-	answered, nwon, lost int
-	nerrs                []error
-	signalled            bool
-	won                  int     // at the decision; read after decided
-	errs                 []error // at the decision; read after decided
-}
-
-func (t *eachTally) add(i int, ok bool, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.answered++
-	switch {
-	case err != nil:
-		t.nerrs = append(t.nerrs, fmt.Errorf("node %d: %w", i, err))
-	case ok:
-		t.nwon++
-	default:
-		t.lost++
-	}
-	early := t.quorum > 0 && (t.nwon >= t.quorum || t.lost > t.maxLost)
-	if !t.signalled && (early || t.answered == t.need) {
-		t.signalled = true
-		t.won, t.errs = t.nwon, slices.Clone(t.nerrs)
-		t.decided <- struct{}{}
-	}
-	if t.answered == t.need {
-		t.cancel()
-	}
-}
-
-// snapshot returns the count so far and how many stores have not answered.
-func (t *eachTally) snapshot() (won int, errs []error, missing int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.nwon, slices.Clone(t.nerrs), t.need - t.answered
+	r.start(after)
+	t := r.wait(ctx)
+	return t.won, t.errs
 }
