@@ -164,8 +164,7 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 		}
 		return time.Duration(a.value) * time.Millisecond, nil
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.lk.nodeTimeout(l.ttl))
-	r := newRound(l.lk.nodes, nctx, cancel, func(ctx context.Context, _ int, s store.Store) answer {
+	r := newRound(l.lk.nodes, l.lk.deadlines.context(context.WithoutCancel(ctx), l.lk.nodeTimeout(l.ttl)), func(ctx context.Context, _ int, s store.Store) answer {
 		return ttl(ctx, s)
 	})
 	r.quorum, r.maxLost = l.lk.quorum, len(l.lk.nodes)-l.lk.quorum

@@ -68,6 +68,8 @@ type Locker struct {
 	opts   Options
 
 	fenceTTLArg any // the fence counter's TTL in ms, boxed once
+
+	deadlines watcher // ends Redlock rounds at their node timeout
 }
 
 // New returns a Locker over s with default options.
@@ -331,8 +333,7 @@ func (lk *Locker) attempt(ctx context.Context, l *Lock) (time.Duration, error) {
 	}
 
 	n := len(lk.nodes)
-	nctx, cancel := context.WithTimeout(ctx, lk.nodeTimeout(l.ttl))
-	r := newRound(lk.nodes, nctx, cancel, func(ctx context.Context, _ int, s store.Store) answer {
+	r := newRound(lk.nodes, lk.deadlines.context(ctx, lk.nodeTimeout(l.ttl)), func(ctx context.Context, _ int, s store.Store) answer {
 		return acquireNode(ctx, s, l)
 	})
 	r.quorum, r.maxLost, r.failsLose = lk.quorum, n-lk.quorum, true
@@ -398,8 +399,7 @@ func (lk *Locker) each(ctx context.Context, after *round, timeout time.Duration,
 		}
 		return 0, nil
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	r := newRound(lk.nodes, nctx, cancel, func(ctx context.Context, i int, s store.Store) answer {
+	r := newRound(lk.nodes, lk.deadlines.context(context.WithoutCancel(ctx), timeout), func(ctx context.Context, i int, s store.Store) answer {
 		ok, err := fn(ctx, i, s)
 		return answer{won: ok && err == nil, err: err}
 	})

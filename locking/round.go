@@ -24,8 +24,7 @@ import (
 // store's answer runs it next.
 type round struct {
 	nodes     []store.Store
-	ctx       context.Context    // every store's call runs under it
-	cancel    context.CancelFunc // ctx's, called by the last answer
+	ctx       *roundCtx // every store's call runs under it; stopped by the last answer
 	call      func(ctx context.Context, i int, s store.Store) answer
 	quorum    int           // decide once this many won (0: wait for every answer)
 	maxLost   int           // ... or once more than this many lost
@@ -73,8 +72,8 @@ type nodeCall struct {
 
 func (c nodeCall) run() { c.r.run(c.i) }
 
-func newRound(nodes []store.Store, ctx context.Context, cancel context.CancelFunc, call func(context.Context, int, store.Store) answer) *round {
-	r := &round{nodes: nodes, ctx: ctx, cancel: cancel, call: call, decided: make(chan struct{}, 1)}
+func newRound(nodes []store.Store, ctx *roundCtx, call func(context.Context, int, store.Store) answer) *round {
+	r := &round{nodes: nodes, ctx: ctx, call: call, decided: make(chan struct{}, 1)}
 	r.all.Add(len(nodes))
 	return r
 }
@@ -145,7 +144,7 @@ func (r *round) add(i int, a answer) (next []nodeCall) {
 		r.decided <- struct{}{}
 	}
 	if r.answered == len(r.nodes) {
-		r.cancel()
+		r.ctx.stop()
 	}
 	if r.order != nil {
 		o := &r.order[i]

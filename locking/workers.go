@@ -1,20 +1,40 @@
 package locking
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // workers runs the per-store calls of a Redlock round (acquire, release,
 // extend, TTL) on goroutines that outlive one call. A fresh goroutine per
 // store and call would start on a small stack and grow it through the
 // Redis client's call path every time: copying stacks was 13% of the
 // client's CPU time in a Redlock acquire and release over three stores.
-// A worker that has served no call for workerIdle (up to twice that)
-// exits; when no worker is idle, do starts one, so a stuck store never
-// holds up calls to the others.
+// When no worker is idle, do starts one, so a stuck store never holds up
+// calls to the others.
+//
+// An idle worker waits on a plain channel receive. Waiting in a select
+// with an idle timer instead would put that timer into the runtime's
+// timer heap at every wait, and a timer due before every other one wakes
+// the network poller to re-arm it: 4 µs and a thread wake-up before the
+// first store's call of every round, on a quiet machine. Idle workers are
+// retired by a sweep every workerIdle instead: it stops as many workers
+// as were idle all the time since the previous sweep, and stops itself
+// once no worker is left.
 type workers struct {
 	jobs chan nodeCall // unbuffered: a send succeeds only into an idle worker
+
+	idle atomic.Int32 // workers waiting on jobs
+	low  atomic.Int32 // the fewest idle workers since the last sweep
+
+	mu    sync.Mutex
+	live  int         // workers running
+	sweep *time.Timer // armed while live > 0
 }
 
-// workerIdle is how long an idle worker waits for its next call, at least.
+// workerIdle is the sweep interval: a worker idle for that long, up to
+// twice that, exits.
 const workerIdle = 10 * time.Second
 
 // nodeWorkers serves every Locker: idle goroutines are shared.
@@ -25,29 +45,56 @@ func (w *workers) do(job nodeCall) {
 	select {
 	case w.jobs <- job:
 	default:
+		w.mu.Lock()
+		w.live++
+		if w.sweep == nil {
+			w.sweep = time.AfterFunc(workerIdle, w.retire)
+		} else if w.live == 1 {
+			w.sweep.Reset(workerIdle)
+		}
+		w.mu.Unlock()
 		go w.run(job)
 	}
 }
 
 func (w *workers) run(job nodeCall) {
-	job.run()
-	// The idle timer is not reset after every call, which would cost a
-	// timer update per call: when it fires, the worker exits only if it
-	// served no call since the timer was last armed.
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	busy := false
 	for {
-		select {
-		case job := <-w.jobs:
-			job.run()
-			busy = true
-		case <-idle.C:
-			if !busy {
-				return
+		job.run()
+		w.idle.Add(1)
+		job = <-w.jobs
+		if job.r == nil { // retired by a sweep
+			w.mu.Lock()
+			w.live--
+			w.mu.Unlock()
+			return
+		}
+		// Lower the low-water mark if this take is a new low. The sweep
+		// counts a retiring worker's take too; that only makes it retire
+		// fewer.
+		n := w.idle.Add(-1)
+		for {
+			low := w.low.Load()
+			if n >= low || w.low.CompareAndSwap(low, n) {
+				break
 			}
-			busy = false
-			idle.Reset(workerIdle)
 		}
 	}
+}
+
+// retire stops the workers that stayed idle since the previous sweep, and
+// arms the next sweep if any worker is left.
+func (w *workers) retire() {
+	for range w.low.Load() {
+		select {
+		case w.jobs <- nodeCall{}: // an idle worker takes it and exits
+			w.idle.Add(-1)
+		default: // none idle any more
+		}
+	}
+	w.low.Store(w.idle.Load())
+	w.mu.Lock()
+	if w.live > 0 {
+		w.sweep.Reset(workerIdle)
+	}
+	w.mu.Unlock()
 }

@@ -1,0 +1,202 @@
+package locking
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rediware/rediware/store"
+)
+
+func TestRoundCtx_ends_at_its_deadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w watcher
+		start := time.Now()
+		c := w.context(context.Background(), time.Second)
+		child, cancel := context.WithCancel(c) // derived contexts end with it
+		defer cancel()
+		if d, ok := c.Deadline(); !ok || !d.Equal(start.Add(time.Second)) {
+			t.Fatalf("Deadline() = %v, %v; want %v", d, ok, start.Add(time.Second))
+		}
+		time.Sleep(999 * time.Millisecond)
+		if err := c.Err(); err != nil {
+			t.Fatalf("Err() before the deadline = %v", err)
+		}
+		<-child.Done()
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("ended after %v, want 1s", got)
+		}
+		if err := c.Err(); err != context.DeadlineExceeded {
+			t.Fatalf("Err() = %v, want DeadlineExceeded", err)
+		}
+		if err := context.Cause(c); err != context.DeadlineExceeded {
+			t.Fatalf("Cause() = %v, want DeadlineExceeded", err)
+		}
+		if !errors.Is(child.Err(), context.Canceled) {
+			t.Fatalf("child Err() = %v", child.Err())
+		}
+	})
+}
+
+func TestRoundCtx_deadlines_out_of_order_each_end_on_time(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w watcher
+		start := time.Now()
+		late := w.context(context.Background(), 3*time.Second)
+		early := w.context(context.Background(), time.Second)
+		mid := w.context(context.Background(), 2*time.Second)
+		for _, c := range []struct {
+			ctx  *roundCtx
+			want time.Duration
+		}{{early, time.Second}, {mid, 2 * time.Second}, {late, 3 * time.Second}} {
+			<-c.ctx.Done()
+			if got := time.Since(start); got != c.want {
+				t.Fatalf("ended after %v, want %v", got, c.want)
+			}
+		}
+		if n := len(w.due); n != 0 {
+			t.Fatalf("%d contexts left in the watcher", n)
+		}
+	})
+}
+
+func TestRoundCtx_stop_before_the_deadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w watcher
+		c := w.context(context.Background(), time.Second)
+		keep := w.context(context.Background(), 5*time.Second)
+		c.stop()
+		if err := c.Err(); err != context.Canceled {
+			t.Fatalf("Err() after stop = %v, want Canceled", err)
+		}
+		if len(w.due) != 1 || w.due[0] != keep {
+			t.Fatalf("watcher holds %d contexts, want only the one not stopped", len(w.due))
+		}
+		time.Sleep(2 * time.Second)
+		if err := c.Err(); err != context.Canceled {
+			t.Fatalf("Err() of a stopped context after its deadline = %v, want Canceled", err)
+		}
+		if keep.Err() != nil {
+			t.Fatal("a context ended before its deadline")
+		}
+		keep.stop()
+	})
+}
+
+func TestRoundCtx_parent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w watcher
+		type key struct{}
+		parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+		c := w.context(parent, time.Second)
+		if c.Value(key{}) != "v" {
+			t.Fatal("the parent's values are lost")
+		}
+		cancel()
+		<-c.Done()
+		if err := c.Err(); err != context.Canceled {
+			t.Fatalf("Err() after the parent's cancel = %v, want Canceled", err)
+		}
+		c.stop()
+
+		// A parent deadline before the node timeout is the deadline, and
+		// the parent's own timer ends the context: the watcher is not used.
+		start := time.Now()
+		short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel2()
+		c = w.context(short, time.Second)
+		if d, _ := c.Deadline(); !d.Equal(start.Add(100 * time.Millisecond)) {
+			t.Fatalf("Deadline() = %v, want the parent's", d)
+		}
+		if len(w.due) != 0 {
+			t.Fatal("the watcher holds a context its parent ends")
+		}
+		<-c.Done()
+		if err := c.Err(); err != context.DeadlineExceeded {
+			t.Fatalf("Err() = %v, want the parent's DeadlineExceeded", err)
+		}
+	})
+}
+
+// Rounds that end before their deadline, the usual case, must not re-arm
+// the watcher's timer each: that is the cost the watcher exists to avoid.
+func TestWatcher_steady_rounds_rarely_arm_the_timer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w watcher
+		const rounds = 1000
+		for range rounds {
+			c := w.context(context.Background(), 100*time.Millisecond)
+			time.Sleep(time.Millisecond) // the round's calls
+			c.stop()
+		}
+		// 1000 rounds of 1ms span 10 node timeouts of 100ms: about one
+		// arming per timeout, when the timer fires with nothing due.
+		if w.arms > 12 {
+			t.Fatalf("the timer was armed %d times for %d rounds", w.arms, rounds)
+		}
+		if len(w.due) != 0 {
+			t.Fatalf("%d stopped contexts left in the watcher", len(w.due))
+		}
+	})
+}
+
+// testRound returns a round over n stores whose calls answer at once.
+func testRound(w *watcher, n int, calls chan<- int) *round {
+	r := newRound(make([]store.Store, n), w.context(context.Background(), time.Minute), func(_ context.Context, i int, _ store.Store) answer {
+		calls <- i
+		return answer{won: true}
+	})
+	return r
+}
+
+func TestWorkers_idle_workers_are_retired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var dl watcher
+		ws := &workers{jobs: make(chan nodeCall)}
+		live := func() int {
+			ws.mu.Lock()
+			defer ws.mu.Unlock()
+			return ws.live
+		}
+		calls := make(chan int, 16)
+		r := testRound(&dl, 4, calls)
+		for i := range 4 {
+			ws.do(nodeCall{r, i})
+		}
+		for range 4 {
+			<-calls
+		}
+		synctest.Wait()
+		if n := live(); n < 1 || n > 4 {
+			t.Fatalf("%d workers for 4 calls", n)
+		}
+		// Idle workers are reused: a call now starts no new worker.
+		before := live()
+		r = testRound(&dl, 1, calls)
+		ws.do(nodeCall{r, 0})
+		<-calls
+		synctest.Wait()
+		if n := live(); n != before {
+			t.Fatalf("%d workers after a call with %d idle", n, before)
+		}
+		// Two sweeps retire every worker idle since, and the sweeps stop.
+		time.Sleep(2*workerIdle + time.Second)
+		synctest.Wait()
+		if n := live(); n != 0 {
+			t.Fatalf("%d workers still live after %v idle", n, 2*workerIdle)
+		}
+		// The pool starts again on demand.
+		r = testRound(&dl, 2, calls)
+		ws.do(nodeCall{r, 0})
+		ws.do(nodeCall{r, 1})
+		<-calls
+		<-calls
+		time.Sleep(3 * workerIdle)
+		synctest.Wait()
+		if n := live(); n != 0 {
+			t.Fatalf("%d workers still live after the second idle spell", n)
+		}
+	})
+}
