@@ -3,8 +3,8 @@ package locking
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -19,24 +19,34 @@ import (
 // and release. The watcher keeps one timer for all of a Locker's rounds
 // and re-arms it only for a deadline earlier than the one it is armed
 // for: under steady traffic, about once per node timeout.
+//
+// At the deadline, Err returns context.DeadlineExceeded and Cause
+// errNodeTimeout (which wraps it); contexts derived from a round context
+// then report context.Canceled with that cause, not DeadlineExceeded as
+// under context.WithTimeout. The stores in this module classify both as
+// store.ErrUnavailable.
 type roundCtx struct {
 	context.Context // context.WithCancelCause(parent)
 	cancel          context.CancelCauseFunc
 	deadline        time.Time
-	expired         atomic.Bool // set by the watcher before it cancels
 	w               *watcher
 	index           int // in w's heap, -1 when not in it; guarded by w.mu
 }
+
+// errNodeTimeout is the cause of a round context ended at its deadline.
+var errNodeTimeout = fmt.Errorf("locking: store call exceeded the node timeout: %w", context.DeadlineExceeded)
 
 // Deadline returns the earlier of the node timeout's deadline and the
 // parent's.
 func (c *roundCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // Err returns context.DeadlineExceeded once the watcher has ended the
-// context at its deadline, else the cancelled context's error.
+// context at its deadline, else the cancelled context's error. The error
+// and the cause are set together by the first cancellation, so Err does
+// not change once it is not nil.
 func (c *roundCtx) Err() error {
 	err := c.Context.Err()
-	if err == context.Canceled && c.expired.Load() {
+	if err == context.Canceled && context.Cause(c.Context) == errNodeTimeout {
 		return context.DeadlineExceeded
 	}
 	return err
@@ -113,10 +123,7 @@ func (w *watcher) fire() {
 	}
 	w.mu.Unlock()
 	for _, c := range expired {
-		if c.Context.Err() == nil { // not stopped or cancelled already
-			c.expired.Store(true)
-		}
-		c.cancel(context.DeadlineExceeded)
+		c.cancel(errNodeTimeout) // a no-op if stopped or cancelled already
 	}
 }
 

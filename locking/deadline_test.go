@@ -31,11 +31,16 @@ func TestRoundCtx_ends_at_its_deadline(t *testing.T) {
 		if err := c.Err(); err != context.DeadlineExceeded {
 			t.Fatalf("Err() = %v, want DeadlineExceeded", err)
 		}
-		if err := context.Cause(c); err != context.DeadlineExceeded {
-			t.Fatalf("Cause() = %v, want DeadlineExceeded", err)
+		if err := context.Cause(c); err != errNodeTimeout || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Cause() = %v, want errNodeTimeout, which wraps DeadlineExceeded", err)
 		}
-		if !errors.Is(child.Err(), context.Canceled) {
-			t.Fatalf("child Err() = %v", child.Err())
+		if !errors.Is(child.Err(), context.Canceled) || context.Cause(child) != errNodeTimeout {
+			t.Fatalf("child Err() = %v, Cause() = %v", child.Err(), context.Cause(child))
+		}
+		// Err does not change once set: a later stop keeps the deadline's error.
+		c.stop()
+		if err := c.Err(); err != context.DeadlineExceeded {
+			t.Fatalf("Err() after a late stop = %v, want DeadlineExceeded", err)
 		}
 	})
 }
@@ -199,4 +204,47 @@ func TestWorkers_idle_workers_are_retired(t *testing.T) {
 			t.Fatalf("%d workers still live after the second idle spell", n)
 		}
 	})
+}
+
+// evalStore is a store whose Eval answers by fn (other methods are not
+// used by these tests).
+type evalStore struct {
+	store.Store
+	fn func(ctx context.Context, sc *store.Script) (any, error)
+}
+
+func (s evalStore) Eval(ctx context.Context, sc *store.Script, _ []string, _ ...any) (any, error) {
+	return s.fn(ctx, sc)
+}
+
+// A store that ignores its context deadline must not hold a Redlock caller
+// past the node timeout when the quorum depends on it.
+func TestRedlock_Release_is_bounded_by_the_node_timeout_when_a_store_ignores_deadlines(t *testing.T) {
+	ok := evalStore{fn: func(context.Context, *store.Script) (any, error) { return int64(1), nil }}
+	down := evalStore{fn: func(context.Context, *store.Script) (any, error) { return nil, store.ErrUnavailable }}
+	unblock := make(chan struct{})
+	defer close(unblock)
+	hung := evalStore{fn: func(_ context.Context, sc *store.Script) (any, error) {
+		if sc == releaseScript {
+			<-unblock // ignores ctx
+		}
+		return int64(1), nil
+	}}
+	lk, err := NewRedlock([]store.Store{ok, hung, down}, Options{NodeTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lk.Obtain(context.Background(), "k", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	err = l.Release(context.Background())
+	took := time.Since(begin)
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Release = %v, want the stores' failure (the lock may still be held)", err)
+	}
+	if took < 100*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("Release took %v, want about the 100ms node timeout", took)
+	}
 }

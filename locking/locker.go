@@ -379,13 +379,15 @@ func (lk *Locker) releaseAll(l *Lock) {
 }
 
 // each runs fn on every node and returns how many reported true, and the
-// errors. With several nodes, fn runs in parallel, each call bounded by
-// timeout on a context that ctx's cancellation does not cut short (so that
-// a release or extension is not left half done), a node's call waiting
-// until it has answered the acquire round after, if not nil. each returns
-// as soon as the outcome is decided (a quorum reported true, or so many
-// reported false that no quorum can), unless all is set, or when ctx is
-// done. A failed node does not decide the outcome: the caller must tell
+// errors. With several nodes, fn runs in parallel, each call under a
+// context that ends after timeout and that ctx's cancellation does not cut
+// short (so that a release or extension is not left half done); with
+// after set (the lock's acquire round), a node's call is sent only once
+// that node has answered the acquire. each returns as soon as the outcome
+// is decided (a quorum reported true, or so many reported false that no
+// quorum can), unless all is set, or when ctx is done or timeout has
+// passed: a node that has not answered by then counts as failed, and its
+// call still runs in the background. A failed node does not decide the outcome: the caller must tell
 // "lost" (enough false answers) from "unknown" (failures), see
 // Lock.quorumErr.
 func (lk *Locker) each(ctx context.Context, after *round, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {

@@ -51,7 +51,7 @@ type answer struct {
 // tally counts a round's answers.
 type tally struct {
 	won, lost int
-	fence     int64         // acquire: the largest fence won
+	fence     int64         // the largest value won (acquire: the fence)
 	holder    time.Duration // acquire: the largest holder TTL seen
 	values    []int64       // TTL: the values of the stores that won
 	errs      []error
@@ -162,27 +162,36 @@ func (r *round) final() tally {
 	return r.now
 }
 
-// wait waits until the round is decided or ctx is done, and returns the
-// tally at that point. When ctx ends first, every store not heard from is
-// counted as failed, so that the caller reports the context's error
-// rather than a lost lock.
+// wait waits until the round is decided, ctx is done or the round's own
+// context ends (its node timeout), and returns the tally at that point.
+// The round's context bounds the wait even when a store does not honour
+// context deadlines, or when a store's call is queued behind its acquire
+// (see queueAfter). When ctx or the round's context ends first, every
+// store not heard from is counted as failed, so that the caller reports
+// the context's error rather than a lost lock.
 func (r *round) wait(ctx context.Context) tally {
-	done := ctx.Done()
-	if done == nil {
-		<-r.decided
-		return r.atDecision
-	}
+	var ended context.Context
 	select {
 	case <-r.decided:
 		return r.atDecision
-	case <-done:
+	case <-ctx.Done(): // nil, never ready, for a context that cannot end
+		ended = ctx
+	case <-r.ctx.Done():
+		ended = r.ctx
+	}
+	// The last answer sends decided before it stops the round's context.
+	select {
+	case <-r.decided:
+		return r.atDecision
+	default:
 	}
 	r.mu.Lock()
 	t := r.now
 	t.errs = slices.Clone(r.now.errs)
+	t.values = slices.Clone(r.now.values)
 	missing := len(r.nodes) - r.answered
 	r.mu.Unlock()
-	err := fmt.Errorf("%w: %w", store.ErrUnavailable, ctx.Err())
+	err := fmt.Errorf("%w: %w", store.ErrUnavailable, ended.Err())
 	for range missing {
 		t.errs = append(t.errs, err)
 	}

@@ -68,9 +68,10 @@ func (w *workers) run(job nodeCall) {
 			w.mu.Unlock()
 			return
 		}
-		// Lower the low-water mark if this take is a new low. The sweep
-		// counts a retiring worker's take too; that only makes it retire
-		// fewer.
+		// Lower the low-water mark if this take is a new low. A take
+		// while a sweep is retiring workers can count one too many idle;
+		// the next sweep may then retire a worker that was busy since,
+		// and do starts a new one when it is needed.
 		n := w.idle.Add(-1)
 		for {
 			low := w.low.Load()
