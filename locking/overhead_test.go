@@ -26,18 +26,7 @@ func (s *instantStore) Eval(_ context.Context, sc *store.Script, _ []string, _ .
 
 // BenchmarkOverhead_single is an acquire and release on one instant store.
 func BenchmarkOverhead_single(b *testing.B) {
-	lk := New(&instantStore{})
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		l, err := lk.Obtain(ctx, "k", 10*time.Second, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := l.Release(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchObtainRelease(b, New(&instantStore{}))
 }
 
 // BenchmarkOverhead_redlock3 is a Redlock acquire and release over three
@@ -47,6 +36,10 @@ func BenchmarkOverhead_redlock3(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchObtainRelease(b, lk)
+}
+
+func benchObtainRelease(b *testing.B, lk *Locker) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
