@@ -3,6 +3,7 @@ package locking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -246,5 +247,56 @@ func TestRedlock_Release_is_bounded_by_the_node_timeout_when_a_store_ignores_dea
 	}
 	if took < 100*time.Millisecond || took > 2*time.Second {
 		t.Fatalf("Release took %v, want about the 100ms node timeout", took)
+	}
+}
+
+// Many goroutines make and stop round contexts while the watcher expires
+// others: every context ends by its deadline (with scheduling slack), the
+// ones stopped first report Canceled, and the watcher keeps none.
+func TestWatcher_concurrent_rounds(t *testing.T) {
+	var w watcher
+	const goroutines, rounds = 8, 200
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		go func() {
+			for i := range rounds {
+				timeout := time.Duration(1+(g+i)%5) * time.Millisecond
+				c := w.context(context.Background(), timeout)
+				if i%3 == 0 { // left to expire
+					select {
+					case <-c.Done():
+					case <-time.After(time.Second):
+						errs <- fmt.Errorf("a %v round context had not ended after 1s", timeout)
+						return
+					}
+					if c.Err() != context.DeadlineExceeded {
+						errs <- fmt.Errorf("expired round context: Err() = %v", c.Err())
+						return
+					}
+					if d, _ := c.Deadline(); time.Now().Before(d) {
+						errs <- fmt.Errorf("ended %v before its deadline", time.Until(d))
+						return
+					}
+					c.stop()
+					continue
+				}
+				c.stop()
+				if c.Err() != context.Canceled {
+					errs <- fmt.Errorf("stopped round context: Err() = %v", c.Err())
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.due) != 0 {
+		t.Fatalf("%d round contexts left in the watcher", len(w.due))
 	}
 }
