@@ -34,11 +34,11 @@ const (
 )
 
 // RouteLock is a middleware that lets one request at a time run per lock
-// key, the key being made of the request method (HEAD counting as GET, whose
-// handler it runs), the matched route pattern,
-// chosen URL parameters and, optionally, a caller-supplied part such as the
-// user ID. Other requests for the same key get 409 Conflict with
-// Retry-After (fail-fast, the default) or wait a bounded time first.
+// key, the key being made of the request method (HEAD counting as GET,
+// whose handler it runs), the matched route pattern, chosen URL parameters
+// and, optionally, a caller-supplied part such as the user ID. Other
+// requests for the same key get 409 Conflict with Retry-After (fail-fast,
+// the default) or wait a bounded time first.
 //
 // Mount it on the routes it guards, where the router has already matched
 // the pattern and URL parameters:
@@ -206,9 +206,8 @@ func (m *RouteLock) Handler(next http.Handler) http.Handler {
 const maxKeyPart = 512
 
 // routeKey builds "METHOD pattern?p1=v1&p2=v2#part" (HEAD counting as
-// GET), with the values
-// query-escaped so that no value can imitate a separator, or
-// "sha256 <hex>" of that when it is longer than maxKeyPart.
+// GET), with the values query-escaped so that no value can imitate a
+// separator, or "sha256 <hex>" of that when it is longer than maxKeyPart.
 func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (string, error)) (string, error) {
 	_, pattern := middleware.RouteMethodPattern(r)
 	if pattern == "" {
@@ -263,8 +262,9 @@ func routeKey(r *http.Request, params []string, keyFunc func(*http.Request) (str
 // DefaultErrorHandler answers a request RouteLock refused with an RFC 9457
 // problem: 409 Conflict with Retry-After (the holder's remaining TTL,
 // rounded up to whole seconds, at least 1) when the lock is held; 500 for
-// a key error (also logged with slog, as it is a programming error); 503 Service Unavailable with Retry-After: 1 otherwise. It
-// never shows err's text to the client.
+// a key error (also logged with slog, as it is a programming error); 503
+// Service Unavailable with Retry-After: 1 otherwise. It never shows err's
+// text to the client.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var ne *NotObtainedError
 	switch {
