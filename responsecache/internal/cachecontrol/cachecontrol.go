@@ -209,7 +209,8 @@ func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // next returns the next directive. A directive with whitespace around "="
 // is malformed and is skipped as a whole, as is anything else that does not
-// parse.
+// parse, except that a malformed element naming a restrictive directive
+// (see restrictive) is returned as that directive without a value.
 func (p *parser) next() (name, val string, hasVal, ok bool) {
 	for p.i < len(p.s) {
 		// Skip separators.
@@ -253,8 +254,26 @@ func (p *parser) next() (name, val string, hasVal, ok bool) {
 		if valid {
 			return name, val, hasVal, true
 		}
+		if restrictive(name) {
+			// A malformed element that starts with a directive which
+			// only ever makes a cache more careful ("private; max-age=60",
+			// "no-store;") is taken as that directive, unqualified:
+			// skipping it would store what the origin meant to keep out
+			// of shared caches.
+			return name, "", false, true
+		}
 	}
 	return "", "", false, false
+}
+
+// restrictive reports whether name is a directive whose presence can only
+// keep a response from being stored or reused.
+func restrictive(name string) bool {
+	switch strings.ToLower(name) {
+	case "no-store", "no-cache", "private", "must-revalidate", "proxy-revalidate":
+		return true
+	}
+	return false
 }
 
 // skipToComma moves past the rest of a malformed element, honouring quoted

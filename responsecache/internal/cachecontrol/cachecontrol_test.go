@@ -33,6 +33,9 @@ func TestParse(t *testing.T) {
 		{"StaleExtensions", []string{"stale-while-revalidate=30, stale-if-error=60"}, func(d cachecontrol.Directives) bool {
 			return d.StaleWhileRevalidate == 30*time.Second && d.StaleIfError == time.Minute
 		}},
+		{"MalformedPrivateIsUnqualifiedPrivate", []string{"private; max-age=60"}, func(d cachecontrol.Directives) bool { return d.Private && !d.HasMaxAge }},
+		{"MalformedNoStoreIsNoStore", []string{"public, no-store ;x"}, func(d cachecontrol.Directives) bool { return d.NoStore && d.Public }},
+		{"MalformedQualifiedNoCacheIsUnqualified", []string{`no-cache="set-cookie`}, func(d cachecontrol.Directives) bool { return d.NoCache }},
 		{"UnknownExtensionIgnored", []string{"foobar, max-age=1"}, func(d cachecontrol.Directives) bool { return d.MaxAge == time.Second }},
 		{"GarbageDoesNotPanic", []string{`"unterminated, =, ,,, max-age=="`}, func(d cachecontrol.Directives) bool { return true }},
 	}
