@@ -757,14 +757,12 @@ func (h *handler) fetch(w http.ResponseWriter, r *http.Request, pk string, lr lo
 		keep bool
 		tags []string
 	)
-	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+	cw := newCaptureWriter(ctx, w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
 		ent, ttl, keep, tags = h.forwarded(r, status, hdr, auth, reqTime, time.Now(), reason, epochErr != nil)
 		return modePass, keep
 	})
-	h.next.ServeHTTP(cw, out)
-	if !cw.wroteHeader {
-		cw.WriteHeader(http.StatusOK)
-	}
+	h.next.ServeHTTP(cw.writer(), out)
+	cw.finish()
 	extra, originErr := st.snapshot()
 	if !keep || originErr || !cw.complete() {
 		return nil
@@ -817,7 +815,7 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 		keep     bool
 		tags     []string
 	)
-	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+	cw := newCaptureWriter(ctx, w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
 		respTime = time.Now()
 		_, originErr := st.snapshot()
 		if status == http.StatusNotModified {
@@ -831,10 +829,8 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 		ent, ttl, keep, tags = h.forwarded(r, status, hdr, auth, reqTime, respTime, reason, epochErr != nil || originErr)
 		return modePass, keep
 	})
-	h.next.ServeHTTP(cw, out)
-	if !cw.wroteHeader {
-		cw.WriteHeader(http.StatusOK)
-	}
+	h.next.ServeHTTP(cw.writer(), out)
+	cw.finish()
 	extra, _ := st.snapshot()
 	switch result {
 	case http.StatusNotModified:
@@ -1010,7 +1006,7 @@ func (h *handler) servePost(w http.ResponseWriter, r *http.Request, invalidate f
 		ttl  time.Duration
 		keep bool
 	)
-	cw := newCaptureWriter(w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
+	cw := newCaptureWriter(ctx, w, c.maxObj, func(status int, hdr http.Header) (writeMode, bool) {
 		// The stored copy comes after the invalidation of the same key.
 		w.Header()["Location"], w.Header()["Content-Location"] = hdr["Location"], hdr["Content-Location"]
 		invalidate(status)
@@ -1025,10 +1021,8 @@ func (h *handler) servePost(w http.ResponseWriter, r *http.Request, invalidate f
 		}
 		return modePass, keep
 	})
-	h.next.ServeHTTP(cw, r)
-	if !cw.wroteHeader {
-		cw.WriteHeader(http.StatusOK)
-	}
+	h.next.ServeHTTP(cw.writer(), r)
+	cw.finish()
 	if !keep || !cw.complete() {
 		return
 	}

@@ -1,6 +1,10 @@
 package responsecache_test
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -21,5 +25,84 @@ func TestSecurity_malformed_private_directive_is_still_private(t *testing.T) {
 				t.Fatalf("Cache-Control %q: the response was stored and served again", cc)
 			}
 		})
+	}
+}
+
+func TestRobustness_handler_cut_short_by_client_disconnect_is_not_stored(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &origin{}
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "part one;")
+		cancel() // the client goes away mid-response
+		if r.Context().Err() != nil {
+			return // and the handler stops producing
+		}
+		io.WriteString(w, " part two")
+	})
+	h := c.Handler(o)
+	r := httptest.NewRequest("GET", "http://example.com/doc", nil).WithContext(ctx)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	got := send(h, "GET", "http://example.com/doc")
+	if got.Body.String() != "part one; part two" {
+		t.Fatalf("body %q: a response truncated by a client disconnect was stored", got.Body.String())
+	}
+}
+
+func TestRobustness_hijacked_response_is_not_stored(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{DefaultTTL: time.Minute})
+	o := &origin{}
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nraw")
+		conn.Close()
+	})
+	srv := httptest.NewServer(c.Handler(o))
+	defer srv.Close()
+	for i := 0; i < 2; i++ {
+		resp, err := http.Get(srv.URL + "/raw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "raw" {
+			t.Fatalf("request %d: body %q, Cache-Status %q", i, b, resp.Header.Get("Cache-Status"))
+		}
+	}
+	if o.count() != 2 {
+		t.Fatalf("origin %d times: an empty response was stored for a hijacked connection", o.count())
+	}
+}
+
+func TestRobustness_handler_panic_mid_body_stores_nothing(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "half")
+		panic(http.ErrAbortHandler)
+	})
+	h := c.Handler(o)
+	for i := 0; i < 2; i++ {
+		func() {
+			defer func() {
+				if v := recover(); v != http.ErrAbortHandler {
+					t.Fatalf("request %d: recovered %v, want the handler's panic", i, v)
+				}
+			}()
+			send(h, "GET", "http://example.com/p")
+		}()
+	}
+	if o.count() != 2 {
+		t.Fatalf("origin %d times: the body of a panicking handler was stored", o.count())
 	}
 }

@@ -1,7 +1,10 @@
 package responsecache
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 )
@@ -25,6 +28,7 @@ const (
 // the rest streams through uncached. Flush passes straight through, so
 // streaming responses are not delayed.
 type captureWriter struct {
+	ctx    context.Context // the forwarded request's
 	w      http.ResponseWriter
 	h      http.Header
 	decide func(status int, h http.Header) (writeMode, bool)
@@ -38,10 +42,51 @@ type captureWriter struct {
 	written     int64
 	failed      bool // a write to the client failed: the response is incomplete
 	flushed     bool
+	hijacked    bool // the handler took the connection over
 }
 
-func newCaptureWriter(w http.ResponseWriter, max int64, decide func(int, http.Header) (writeMode, bool)) *captureWriter {
-	return &captureWriter{w: w, h: make(http.Header), decide: decide, max: max}
+func newCaptureWriter(ctx context.Context, w http.ResponseWriter, max int64, decide func(int, http.Header) (writeMode, bool)) *captureWriter {
+	return &captureWriter{ctx: ctx, w: w, h: make(http.Header), decide: decide, max: max}
+}
+
+// writer is the ResponseWriter to hand to the origin handler: cw itself,
+// or, when the client's writer can be hijacked, cw with a Hijack method
+// that records the hijack (a hijacked response is never stored, and no
+// header is written for it afterwards).
+func (cw *captureWriter) writer() http.ResponseWriter {
+	for w := cw.w; w != nil; {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return hijackCaptureWriter{cw}
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return cw
+		}
+	}
+	return cw
+}
+
+// finish completes the response once the handler has returned: a handler
+// that wrote nothing sent an empty 200, unless it hijacked the connection.
+func (cw *captureWriter) finish() {
+	if !cw.wroteHeader && !cw.hijacked {
+		cw.WriteHeader(http.StatusOK)
+	}
+}
+
+// hijackCaptureWriter is a captureWriter whose client's writer can be
+// hijacked (directly or through Unwrap).
+type hijackCaptureWriter struct{ *captureWriter }
+
+// Hijack hijacks the client's connection; the response is then not stored.
+func (hw hijackCaptureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(hw.w).Hijack()
+	if err == nil {
+		hw.hijacked = true
+		hw.keep, hw.buf = false, nil
+	}
+	return conn, rw, err
 }
 
 func (cw *captureWriter) Header() http.Header { return cw.h }
@@ -133,9 +178,13 @@ func (cw *captureWriter) Flush() {
 // Unwrap returns the client's writer, for http.NewResponseController.
 func (cw *captureWriter) Unwrap() http.ResponseWriter { return cw.w }
 
-// complete reports whether the body copy holds the whole response.
+// complete reports whether the body copy holds the whole response. It
+// does not once the request's context is done: the client went away (or
+// its deadline passed) while the handler ran, and a handler that notices
+// may have stopped writing part way through a response without a
+// Content-Length.
 func (cw *captureWriter) complete() bool {
-	if !cw.keep || cw.failed {
+	if !cw.keep || cw.failed || cw.hijacked || cw.ctx.Err() != nil {
 		return false
 	}
 	if cl := cw.h.Get("Content-Length"); cl != "" {
