@@ -321,7 +321,7 @@ func (m *Manager) Login(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("session: login: empty user ID")
 	}
-	if st := stateFrom(ctx); st != nil {
+	if st := m.store.state(ctx); st != nil {
 		st.login = true // a new authentication may follow a revoked session
 	}
 	if err := m.RenewToken(ctx); err != nil {
@@ -343,7 +343,7 @@ func (m *Manager) Logout(ctx context.Context) error { return m.Destroy(ctx) }
 // (ErrSessionGone), so an in-flight request cannot bring it back; Login,
 // a new authentication, is exempt.
 func (m *Manager) Refresh(ctx context.Context) error {
-	if st := stateFrom(ctx); st != nil {
+	if st := m.store.state(ctx); st != nil {
 		st.renewing = true
 		defer func() { st.renewing = false }()
 	}
@@ -356,7 +356,7 @@ func (m *Manager) UserID(ctx context.Context) string { return m.GetString(ctx, m
 // currentID returns the store id of the request's session, or "" when ctx
 // carries none.
 func (m *Manager) currentID(ctx context.Context) string {
-	if stateFrom(ctx) == nil {
+	if m.store.state(ctx) == nil {
 		return ""
 	}
 	if t := m.Token(ctx); t != "" {
@@ -461,7 +461,7 @@ func (m *Manager) RevokeOthers(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	renewed := ""
-	if st := stateFrom(ctx); st != nil {
+	if st := m.store.state(ctx); st != nil {
 		renewed = st.renewedFrom // this very session, being renewed by Refresh
 	}
 	var ids []string

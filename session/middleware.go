@@ -32,7 +32,9 @@ import (
 // Every response gets Vary: Cookie; one that sets or clears the cookie, or
 // answers a request carrying a session, also gets Cache-Control: private
 // (unless it already says private or no-store), so that no shared cache
-// stores it. LoadAndSave inside LoadAndSave passes through. If Redis is unavailable the error
+// stores it. LoadAndSave inside the same Manager's LoadAndSave passes
+// through; two Managers (two cookies) nest, each with its own session. If
+// Redis is unavailable the error
 // function answers (503 by default), or with ContinueWithoutSession the
 // request goes on with an empty session that is never saved. If the save
 // before the header fails, the error function's response replaces the
@@ -44,9 +46,10 @@ import (
 // (logged instead).
 func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if stateFrom(r.Context()) != nil {
-			// Already inside LoadAndSave (the middleware applied twice, as
-			// with a router and a sub-router): the outer one loads, locks
+		if m.store.state(r.Context()) != nil {
+			// Already inside this Manager's LoadAndSave (the middleware
+			// applied twice, as with a router and a sub-router; another
+			// Manager's does not count): the outer one loads, locks
 			// and saves. A second pass would wait for its own lock and save
 			// the session twice, the second time without the guard that
 			// keeps a revoked session from coming back.
@@ -57,7 +60,7 @@ func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 
 		token := m.cookieToken(r)
 		st := &reqState{}
-		base := context.WithValue(r.Context(), stateKey{}, st)
+		base := context.WithValue(r.Context(), stateKey{m.store}, st)
 
 		var err error
 		if m.cfg.Lock && token != "" {

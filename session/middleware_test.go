@@ -84,3 +84,25 @@ func TestLoadAndSave_applied_twice_loads_and_saves_once(t *testing.T) {
 		t.Fatal("revoked session works")
 	}
 }
+
+func TestLoadAndSave_two_managers_nested_each_load_their_own_session(t *testing.T) {
+	_, _, s := newRedis(t)
+	users := session.New(s)
+	admins := session.NewManager(s, session.Config{CookieName: "admin", Prefix: "admin:session:"})
+	h := users.LoadAndSave(admins.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		users.Put(r.Context(), "u", "1")
+		admins.Put(r.Context(), "a", "2")
+		w.Write([]byte("ok"))
+	})))
+	res := do(t, h, "GET", "/", "")
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	names := map[string]bool{}
+	for _, c := range res.Cookies() {
+		names[c.Name] = c.Value != ""
+	}
+	if !names["session"] || !names["admin"] {
+		t.Fatalf("cookies %v: want one of each manager", res.Cookies())
+	}
+}

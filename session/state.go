@@ -24,9 +24,13 @@ type reqState struct {
 	gone        bool      // the loaded session's key was already gone when this request renewed or destroyed it
 }
 
-type stateKey struct{}
+// stateKey is keyed by the store, so that each Manager finds its own
+// request state when two of them are nested (two cookies, two prefixes), as
+// scs allows.
+type stateKey struct{ rs *RedisStore }
 
-func stateFrom(ctx context.Context) *reqState {
-	st, _ := ctx.Value(stateKey{}).(*reqState)
+// state returns the request state that rs's Manager put in ctx, or nil.
+func (rs *RedisStore) state(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{rs}).(*reqState)
 	return st
 }

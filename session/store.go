@@ -163,7 +163,7 @@ func (rs *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 		return nil, false, nil // its token was renewed: the old token is dead
 	}
 	if found {
-		if st := stateFrom(ctx); st != nil {
+		if st := rs.state(ctx); st != nil {
 			st.found, st.loaded = true, b
 		}
 	}
@@ -186,7 +186,7 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	if token == "" {
 		return errors.New("session: commit: empty token")
 	}
-	st := stateFrom(ctx)
+	st := rs.state(ctx)
 	deadline := expiry.UnixMilli() // scs passes the absolute deadline: the index score
 	if st != nil && !st.maxExpiry.IsZero() && st.maxExpiry.Before(expiry) {
 		expiry = st.maxExpiry
@@ -326,7 +326,7 @@ func (rs *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	ctx, cancel := rs.bound(ctx)
 	defer cancel()
 	id := rs.id(token)
-	st := stateFrom(ctx)
+	st := rs.state(ctx)
 	if st != nil && st.renewing && !st.login && st.existing == token && st.renewedFrom == "" {
 		return rs.markRenewed(ctx, st, id)
 	}
