@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -133,6 +134,9 @@ type Cache[V any] struct {
 	o     Options[V] // with defaults applied
 	ks    store.Keyspace
 	sf    singleflight.Group
+	// flights orders the starts of shared loads against the callers that
+	// join them (see loadShared).
+	flights atomic.Uint64
 
 	refreshMu sync.Mutex
 	refreshed map[uint64]func(ctx context.Context, key string) // OnRefresh listeners
@@ -195,7 +199,11 @@ func (c *Cache[V]) Prefix() string { return c.o.Prefix }
 // Entry is a cached value with what the cache knows about it.
 type Entry[V any] struct {
 	Value V
-	// Expiry is when the Redis entry expires (by the writer's clock).
+	// Expiry is when the Redis entry expires (by the writer's clock). It
+	// is zero when GetOrLoadEntry's value is not known to be current in
+	// Redis: a load that reached Redis degraded, lost to a newer write, or
+	// was already running before the call looked the key up (its value
+	// may predate a change the call saw). Do not keep such a value.
 	Expiry time.Time
 	// NotFound reports a cached "not found" (negative entry); Value is
 	// then the zero value.

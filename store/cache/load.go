@@ -84,7 +84,15 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 // loadShared runs fill once per key in this process and waits for it, or
 // for ctx.
 func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
+	// A load that started before this call's lookup (it joins a flight
+	// already running, such as an early refresh) may have read the
+	// database, and written its entry, before a change that this call's
+	// lookup already saw (a tombstone, say). Its value is still returned,
+	// as singleflight does, but without an Expiry, so that nobody keeps it
+	// (store/tiered installs only entries with one).
+	joined := c.flights.Add(1)
 	ch := c.sf.DoChan(fk, func() (_ any, err error) {
+		start := c.flights.Add(1)
 		// singleflight re-panics a panic from DoChan's function on a new
 		// goroutine, where no caller could recover it: turn it into an
 		// error for every waiter instead.
@@ -95,14 +103,19 @@ func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V
 		}()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
 		defer cancel()
-		return c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
+		e, err := c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
+		return flight[V]{e: e, start: start}, err
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
 			return Entry[V]{}, r.Err
 		}
-		return r.Val.(Entry[V]), nil
+		f := r.Val.(flight[V])
+		if f.start < joined {
+			f.e.Expiry = time.Time{}
+		}
+		return f.e, nil
 	case <-ctx.Done():
 		return Entry[V]{}, ctx.Err()
 	}
@@ -251,6 +264,7 @@ func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], 
 	// Shares the key with misses: if a fill is already running, this joins
 	// it. The result channel is buffered, so nobody needs to read it.
 	c.sf.DoChan(fk, func() (_ any, err error) {
+		start := c.flights.Add(1)
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
@@ -262,8 +276,15 @@ func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], 
 		if written {
 			c.notifyRefreshed(lctx, key)
 		}
-		return e, err
+		return flight[V]{e: e, start: start}, err
 	})
+}
+
+// flight is the result of a shared load: its entry, and when it started
+// (in c.flights order).
+type flight[V any] struct {
+	e     Entry[V]
+	start uint64
 }
 
 // OnRefresh registers f to be called after an early refresh (XFetch, see
