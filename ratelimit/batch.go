@@ -21,7 +21,9 @@ import (
 //	ARGV[3..2+4np]  the policies, as in allow.lua
 //	ARGV[3+4np..]   the cost of each decision
 //
-// Reply: the single-decision replies concatenated.
+// Reply: the single-decision replies concatenated; a decision that failed
+// with an error reply has the error's text in place of its "allowed"
+// element (see batchError).
 const batchDriver = `
 local now = ARGV[1]
 if now == "" then
@@ -37,7 +39,15 @@ local keys = {}
 for r = 1, #ARGV - 2 - 4 * np do
   for i = 1, np do keys[i] = KEYS[(r - 1) * np + i] end
   sub[1] = ARGV[2 + 4 * np + r]
-  local o = one(keys, sub)
+  local ok, o = pcall(one, keys, sub)
+  if not ok then
+    -- An error reply (WRONGTYPE: a foreign value at the key) fails this
+    -- decision only, as it would alone: one() reads every key before it
+    -- writes any, so the failed decision has written nothing.
+    if type(o) == "table" then o = o.err end
+    o = {tostring(o)}
+    for i = 2, 1 + 4 * np do o[i] = 0 end
+  end
   for i = 1, #o do out[m + i] = o[i] end
   m = m + #o
 end
@@ -226,8 +236,19 @@ func (bt *batcher) run(ctx context.Context, batch []*call) {
 			c.err = err
 			continue
 		}
+		if msg, failed := a[i*per].(string); failed {
+			c.err = batchError(msg)
+			continue
+		}
 		c.err = l.parse(a[i*per:(i+1)*per], c.res)
 	}
+}
+
+// batchError is the error of one decision of a batch that Redis refused
+// (the script caught the error reply and sent its text in place of the
+// decision): the error the same decision alone gets, a *store.RedisError.
+func batchError(msg string) error {
+	return unavailableReply(&store.RedisError{Msg: msg})
 }
 
 // eval1 decides one request with the single-decision script.

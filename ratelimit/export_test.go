@@ -32,3 +32,13 @@ func LocalSweeps(l *Limiter) int {
 	defer l.local.mu.Unlock()
 	return l.local.sweeps
 }
+
+// Pending returns how many decisions wait in l's batch queue.
+func Pending(l *Limiter) int {
+	if l.batch == nil {
+		return 0
+	}
+	l.batch.mu.Lock()
+	defer l.batch.mu.Unlock()
+	return len(l.batch.pending)
+}

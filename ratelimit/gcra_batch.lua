@@ -2,8 +2,9 @@
 -- policy (Options.Batch). Each decision runs gcra.lua's arithmetic, line for
 -- line, in arrival order; what this script saves is the per-decision Lua
 -- work that does not depend on the decision: the clock, the policy's
--- constants, and one GET per key (one MGET for the batch; a key decided
--- twice in a batch sees the value the earlier decision wrote).
+-- constants, and one GET per key (one MGET for the batch, and a GET for a
+-- key MGET finds empty; a key decided twice in a batch sees the value the
+-- earlier decision wrote).
 --
 -- KEYS[r]   the key of decision r
 -- ARGV[1]   "" (TIME) or a time in microseconds (tests)
@@ -11,7 +12,9 @@
 -- ARGV[3..6]  algorithm, rate, period (microseconds), burst, as in allow.lua
 -- ARGV[6+r] the cost of decision r
 --
--- Reply: gcra.lua's replies, concatenated.
+-- Reply: gcra.lua's replies, concatenated; a decision whose key holds a
+-- value of another type has the WRONGTYPE error's text in place of its
+-- "allowed" element, and fails alone, as it would with gcra.lua.
 
 local now
 if ARGV[1] == "" then
@@ -43,30 +46,46 @@ for r = 1, nk do
   local key = KEYS[r]
   local n = tonumber(ARGV[6 + r])
   local tat = seen[key]
-  if tat == nil then tat = tonumber(vals[r]) or false end
-  if not tat or tat < now then tat = now end
-  local new_tat = tat + n * T
-  local allow_at = new_tat - tau
-  if allow_at <= now + EPS then
-    local reset = new_tat - now
-    if n > 0 then
-      local ms = ceil(reset / 1000)
-      if ms < 1 then ms = 1 end
-      call("SET", key, fmt("%.17g", new_tat), "PX", ms)
-      seen[key] = new_tat
+  local failed
+  if tat == nil then
+    tat = vals[r]
+    if not tat then
+      -- MGET gives nil for a value of another type, where gcra.lua's GET
+      -- fails with WRONGTYPE: ask again, for this decision alone to fail
+      -- the same way (and the foreign value not to be overwritten).
+      local ok, v = pcall(call, "GET", key)
+      if ok then tat = v else failed = v end
     end
-    local rem = floor((now - allow_at) / T + EPS)
-    if rem < 0 then rem = 0 end
-    if reset > 0 then reset = ceil(reset - EPS) else reset = 0 end
-    out[m + 1], out[m + 2], out[m + 3], out[m + 4], out[m + 5] = 1, 1, rem, 0, reset
+    tat = tonumber(tat) or false
+  end
+  if failed then
+    if type(failed) == "table" then failed = failed.err end
+    out[m + 1], out[m + 2], out[m + 3], out[m + 4], out[m + 5] = tostring(failed), 0, 0, 0, 0
   else
-    local rem = floor((now - tat + tau) / T + EPS)
-    if rem < 0 then rem = 0 elseif rem > B then rem = B end
-    local retry = -1
-    if n <= B then retry = ceil(allow_at - now - EPS) end
-    local reset = tat - now
-    if reset > 0 then reset = ceil(reset - EPS) else reset = 0 end
-    out[m + 1], out[m + 2], out[m + 3], out[m + 4], out[m + 5] = 0, 0, rem, retry, reset
+    if not tat or tat < now then tat = now end
+    local new_tat = tat + n * T
+    local allow_at = new_tat - tau
+    if allow_at <= now + EPS then
+      local reset = new_tat - now
+      if n > 0 then
+        local ms = ceil(reset / 1000)
+        if ms < 1 then ms = 1 end
+        call("SET", key, fmt("%.17g", new_tat), "PX", ms)
+        seen[key] = new_tat
+      end
+      local rem = floor((now - allow_at) / T + EPS)
+      if rem < 0 then rem = 0 end
+      if reset > 0 then reset = ceil(reset - EPS) else reset = 0 end
+      out[m + 1], out[m + 2], out[m + 3], out[m + 4], out[m + 5] = 1, 1, rem, 0, reset
+    else
+      local rem = floor((now - tat + tau) / T + EPS)
+      if rem < 0 then rem = 0 elseif rem > B then rem = B end
+      local retry = -1
+      if n <= B then retry = ceil(allow_at - now - EPS) end
+      local reset = tat - now
+      if reset > 0 then reset = ceil(reset - EPS) else reset = 0 end
+      out[m + 1], out[m + 2], out[m + 3], out[m + 4], out[m + 5] = 0, 0, rem, retry, reset
+    end
   end
   m = m + 5
 end

@@ -1,0 +1,125 @@
+package ratelimit_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rediware/rediware/ratelimit"
+	"github.com/rediware/rediware/store"
+)
+
+// gateStore holds the first two script calls until release lets them go,
+// one per call, so that the decisions arriving meanwhile queue up behind
+// the batches in flight and go to Redis together.
+type gateStore struct {
+	store.Store
+	calls atomic.Int32
+	gate  chan struct{}
+}
+
+func (g *gateStore) Eval(ctx context.Context, sc *store.Script, keys []string, args ...any) (any, error) {
+	if g.calls.Add(1) <= 2 {
+		<-g.gate
+	}
+	return g.Store.Eval(ctx, sc, keys, args...)
+}
+
+func (g *gateStore) release() { g.gate <- struct{}{} }
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatch_foreign_value_fails_only_its_own_decision puts a hash where one
+// client's state belongs and sends that client's decision in one batch with
+// eight others. Unbatched, that decision fails with WRONGTYPE and nothing
+// else is affected; batched, it must fail the same way, leave the foreign
+// value alone, and the eight other clients must be decided as usual.
+func TestBatch_foreign_value_fails_only_its_own_decision(t *testing.T) {
+	srv, s := newRedis(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = rc.Close() })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		lname  string
+		limits []ratelimit.Limit
+		badKey string
+	}{
+		{"gcra", "fg", []ratelimit.Limit{ratelimit.Per(5, time.Hour).WithName("p")}, "{rl:fg:bad}:p:gcra"},
+		{"fw+swl", "fm", []ratelimit.Limit{
+			ratelimit.Per(5, time.Hour).WithName("p").WithAlgorithm(ratelimit.FixedWindow),
+			ratelimit.Per(5, time.Hour).WithName("q").WithAlgorithm(ratelimit.SlidingWindowLog),
+		}, "{rl:fm:bad}:q:swl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := tc.lname
+			if err := rc.HSet(ctx, tc.badKey, "foreign", "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+			single, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: name, Limits: tc.limits})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := single.Allow(ctx, "bad"); !store.IsRedisError(err, "WRONGTYPE") {
+				t.Fatalf("unbatched decision on a foreign value: err %v, want WRONGTYPE", err)
+			}
+
+			g := &gateStore{Store: s, gate: make(chan struct{})}
+			l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: name, Limits: tc.limits, Batch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var held, queued sync.WaitGroup
+			for i := range 2 {
+				held.Go(func() {
+					if _, err := l.Allow(ctx, "holder"+strconv.Itoa(i)); err != nil {
+						t.Errorf("holder %d: %v", i, err)
+					}
+				})
+			}
+			waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+			var badErr error
+			queued.Go(func() { _, badErr = l.Allow(ctx, "bad") })
+			waitFor(t, "the bad decision queued", func() bool { return ratelimit.Pending(l) == 1 })
+			results := make([]*ratelimit.Result, 8)
+			errs := make([]error, 8)
+			for i := range results {
+				queued.Go(func() { results[i], errs[i] = l.Allow(ctx, "good"+strconv.Itoa(i)) })
+			}
+			waitFor(t, "nine decisions queued", func() bool { return ratelimit.Pending(l) == 9 })
+			g.release() // the first holder returns and hands the lead to "bad"
+			queued.Wait()
+			g.release()
+			held.Wait()
+
+			if got := ratelimit.Batched(l); got != 9 {
+				t.Fatalf("%d decisions went in shared batches, want the 9 queued", got)
+			}
+			if !store.IsRedisError(badErr, "WRONGTYPE") {
+				t.Errorf("batched decision on a foreign value: err %v, want WRONGTYPE as unbatched", badErr)
+			}
+			for i := range results {
+				if errs[i] != nil || !results[i].Allowed || results[i].Source != ratelimit.SourceRedis || results[i].Remaining != 4 {
+					t.Errorf("client good%d, batched with the foreign value: %+v, %v; want allowed by redis with 4 left", i, results[i], errs[i])
+				}
+			}
+			if typ := rc.Type(ctx, tc.badKey).Val(); typ != "hash" {
+				t.Errorf("the foreign value is now a %s, want the hash left alone", typ)
+			}
+		})
+	}
+}
