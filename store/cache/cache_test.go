@@ -487,3 +487,37 @@ func TestGetOrLoad_loader_panic_is_an_error(t *testing.T) {
 		t.Fatalf("after a panic: %v %v", v, err)
 	}
 }
+
+// A caller whose context has ended by the time its Redis lookup runs (the
+// lookup fails) must not start a load that runs as if Redis were down:
+// callers that join it would get a value that is never cached (and, with
+// FillLock, loaded without the lock).
+func TestGetOrLoad_caller_context_done_does_not_start_uncached_load(t *testing.T) {
+	_, s := newStore(t)
+	c := cache.New(s, cache.Options[int]{})
+	started, release := make(chan struct{}, 2), make(chan struct{})
+	load := func(context.Context) (int, error) {
+		started <- struct{}{}
+		<-release
+		return 1, nil
+	}
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := c.GetOrLoad(done, "k", load, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.GetOrLoad(t.Context(), "k", load, time.Minute)
+		res <- err
+	}()
+	<-started
+	time.Sleep(50 * time.Millisecond) // let the second caller join a running load
+	close(release)
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := c.Get(t.Context(), "k"); err != nil || !ok || v != 1 {
+		t.Fatalf("Get = %v %v %v: the load was not cached", v, ok, err)
+	}
+}

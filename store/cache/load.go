@@ -38,7 +38,8 @@ type Loader[V any] func(ctx context.Context) (V, error)
 // nothing is cached. The loader runs under a context detached from ctx
 // (it is shared with other callers) and bounded by Options.LoadTimeout; if
 // ctx ends first, GetOrLoad returns ctx's error and the load goes on for
-// the others.
+// the others. A lookup that fails because ctx has ended (rather than
+// Redis) starts no load: GetOrLoad returns ctx's error.
 func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load Loader[V], ttl time.Duration, tags ...string) (V, error) {
 	e, err := c.GetOrLoadEntry(ctx, key, load, ttl, tags...)
 	if err == nil && e.NotFound {
@@ -61,6 +62,12 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 	l, err := c.fetch(rctx, "get_or_load", key, fk)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up, not Redis: a load started now would be
+			// degraded (uncached, without the fill lock) for every caller
+			// that joins it.
+			return Entry[V]{}, ctx.Err()
+		}
 		return c.loadShared(ctx, key, fk, load, ttl, tags, lookup{}, true)
 	}
 	if l.state == stateHit {
