@@ -92,6 +92,8 @@ type Limit struct {
 	Period time.Duration
 	// Burst is, for GCRA and TokenBucket, how many units may be taken at
 	// once from a full bucket. Default: Rate. Other algorithms ignore it.
+	// A full burst refills in Burst/Rate periods, which must be at most
+	// MaxPeriod.
 	Burst int
 	// Algorithm counts the requests. Default: GCRA.
 	Algorithm Algorithm
@@ -123,14 +125,15 @@ func (l Limit) WithAlgorithm(a Algorithm) Limit { l.Algorithm = a; return l }
 // exact.
 const MaxRate = 1 << 53
 
-// MaxPeriod is the longest Period: a hundred years (of 365 days). Times in a
-// Result reach up to two periods, and must fit a time.Duration.
+// MaxPeriod is the longest Period, and the longest time a full Burst may
+// take to refill: a hundred years (of 365 days). Times in a Result reach up
+// to two periods, or the refill time, and must fit a time.Duration.
 const MaxPeriod = 100 * 365 * 24 * time.Hour
 
 // ErrInvalidLimit is wrapped by the error returned for a Limit that cannot be
 // enforced (non-positive rate or period, negative burst, duplicate or
 // malformed name, unknown algorithm, a rate or burst beyond MaxRate, a period
-// beyond MaxPeriod).
+// beyond MaxPeriod, a burst that takes longer than MaxPeriod to refill).
 var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 
 // maxNameLen bounds policy and limiter names, which appear in every key and
@@ -164,6 +167,11 @@ func (l Limit) normalise() (Limit, error) {
 	}
 	if l.Burst == 0 || (l.Algorithm != GCRA && l.Algorithm != TokenBucket) {
 		l.Burst = l.Rate
+	}
+	if float64(l.Burst)/float64(l.Rate)*float64(l.Period) > float64(MaxPeriod) {
+		// A full burst takes Burst/Rate periods to refill, and that time
+		// is reported (ResetAfter, RetryAfter) and set as the key's TTL.
+		return l, fmt.Errorf("%w: burst %d at %d per %v takes more than MaxPeriod (100 years) to refill", ErrInvalidLimit, l.Burst, l.Rate, l.Period)
 	}
 	if l.Name == "" {
 		// Duration.String writes "µs" below a millisecond; names are ASCII.
