@@ -409,7 +409,8 @@ func (c *Cache[V]) entry(h *header) (Entry[V], error) {
 
 // Set stores v under key for ttl (0: Options.TTL), with jitter, replacing
 // any entry. Tags, if given, attach the entry to those tags (see
-// InvalidateTags). If Redis fails, Set returns the error and the cache may
+// InvalidateTags); an empty tag, or more than 1024, is an error wrapping
+// store.ErrInvalidKey. If Redis fails, Set returns the error and the cache may
 // or may not hold v.
 //
 // Set stamps the entry with the tags' versions as they are when Set runs. A

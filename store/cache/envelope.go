@@ -101,7 +101,7 @@ func parseHeader(b []byte) (header, error) {
 	rest := b[headerLen:]
 	if h.flags&flagTagged != 0 {
 		n, k := binary.Uvarint(rest)
-		if k <= 0 || n > 1024 {
+		if k <= 0 || n > maxTags {
 			return h, errCorrupt
 		}
 		rest = rest[k:]

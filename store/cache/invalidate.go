@@ -34,16 +34,34 @@ func (c *Cache[V]) tagKeys(tag string) (members, version string) {
 	return c.ks.Key(tag, "m"), c.ks.Key(tag, "v")
 }
 
+// maxTags is the most tags an entry carries: readers refuse an envelope
+// with more (a bound against hostile entries), so writers refuse them too,
+// rather than write an entry that every read takes for corrupt.
+const maxTags = 1024
+
+// checkTags refuses empty tags and more than maxTags.
+func checkTags(tags []string) error {
+	if len(tags) > maxTags {
+		return fmt.Errorf("%w: %d tags, at most %d per entry", store.ErrInvalidKey, len(tags), maxTags)
+	}
+	for _, t := range tags {
+		if t == "" {
+			return fmt.Errorf("%w: empty tag", store.ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
 // tagVersions reads the current version of each tag.
 func (c *Cache[V]) tagVersions(ctx context.Context, tags []string) ([]tagStamp, error) {
 	if len(tags) == 0 {
 		return nil, nil
 	}
+	if err := checkTags(tags); err != nil {
+		return nil, err
+	}
 	out := make([]tagStamp, len(tags))
 	for i, t := range tags {
-		if t == "" {
-			return nil, fmt.Errorf("%w: empty tag", store.ErrInvalidKey)
-		}
 		out[i].tag = t
 	}
 	if len(tags) > 1 {

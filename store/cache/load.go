@@ -17,6 +17,8 @@ type Loader[V any] func(ctx context.Context) (V, error)
 
 // GetOrLoad returns the value cached under key, or calls load, caches its
 // result for ttl (0: Options.TTL) under the given tags, and returns it.
+// An empty tag, or more than 1024, is an error wrapping store.ErrInvalidKey
+// (before the loader runs: such an entry could not be read back).
 //
 // What it protects against:
 //   - stampedes: concurrent misses for one key in this process share one
@@ -57,6 +59,9 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 	}
 	if ttl < 0 {
 		return Entry[V]{}, fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
+	}
+	if err := checkTags(tags); err != nil {
+		return Entry[V]{}, err
 	}
 	rctx, cancel := c.redisCtx(ctx)
 	l, err := c.fetch(rctx, "get_or_load", key, fk)

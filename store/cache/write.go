@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	"github.com/rediware/rediware/store"
 )
 
 // ErrCacheNotUpdated is returned by WriteThrough and WriteAround when the
@@ -85,10 +83,8 @@ func (c *Cache[V]) WriteThrough(ctx context.Context, key string, v V, write func
 	if ttl < 0 {
 		return fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
 	}
-	for _, t := range tags {
-		if t == "" {
-			return fmt.Errorf("%w: empty tag", store.ErrInvalidKey)
-		}
+	if err := checkTags(tags); err != nil {
+		return err
 	}
 	stamp, invErr := c.tombstone(ctx, key, fk)
 	if err := write(ctx, v); err != nil {
