@@ -53,3 +53,23 @@ func TestDecodeRecord_garbage_is_an_error(t *testing.T) {
 		t.Fatalf("index roundtrip: %v %v", rec, err)
 	}
 }
+
+func FuzzDecodeRecord(f *testing.F) {
+	e := &entry{Status: 200, Header: http.Header{"Etag": {`"x"`}, "Vary": {"A"}}, Body: bytes.Repeat([]byte("z"), 5000),
+		VaryFields: []string{"A"}, VaryValues: []string{"b"}}
+	f.Add(encodeEntry(e))
+	e.Body = []byte("small")
+	f.Add(encodeEntry(e))
+	f.Add(encodeIndex(&varyIndex{Fields: []string{"Foo"}, Nonce: "n"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rec, err := decodeRecord(b, []string{"Cdn-Cache-Control"})
+		if err == nil && rec == nil {
+			t.Fatal("no record and no error")
+		}
+		if e, ok := rec.(*entry); ok {
+			if e.Status < 100 || e.Status > 999 || len(e.VaryFields) != len(e.VaryValues) {
+				t.Fatalf("decoded an invalid entry: %d, %q, %q", e.Status, e.VaryFields, e.VaryValues)
+			}
+		}
+	})
+}
