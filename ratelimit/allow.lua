@@ -9,7 +9,9 @@
 --          3 sliding window counter, 4 token bucket, 5 GCRA.
 --
 -- Reply: {allowed, then for each policy: fits, remaining, retry_us, reset_us}
---   fits       1 if this policy alone would admit the request
+--   fits       1 if this policy alone would admit the request; a cost of 0
+--              always fits, even where a count exceeds the rate (a policy
+--              whose Rate was lowered under the same name)
 --   remaining  whole units left: after consuming if the request is allowed,
 --              before (nothing consumed) if it is denied
 --   retry_us   0 if it fits, -1 if it never can (n exceeds the capacity),
@@ -87,7 +89,7 @@ for i = 1, np do
     local v = call("HMGET", key, "w", "c")
     local c = 0
     if v[1] and tonumber(v[1]) == win then c = tonumber(v[2]) end
-    fits = c + n <= R
+    fits = n == 0 or c + n <= R
     retry = 0
     if not fits then
       if n > R then retry = -1 else retry = wend - now end
@@ -103,7 +105,7 @@ for i = 1, np do
     if count > 0 then
       newest = tonumber(call("ZRANGE", key, -1, -1, "WITHSCORES")[2])
     end
-    fits = count + n <= R
+    fits = n == 0 or count + n <= R
     retry = 0
     if not fits then
       if n > R then
@@ -133,7 +135,7 @@ for i = 1, np do
     end
     -- the estimate times P, as one product so the weight is never rounded
     local estP = prev * (P - e) + cur * P
-    fits = estP + n * P <= R * P
+    fits = n == 0 or estP + n * P <= R * P
     retry = 0
     if not fits then
       if n > R then

@@ -45,3 +45,36 @@ func TestLimit_burst_refill_beyond_MaxPeriod_is_invalid(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowN_cost_0_is_admitted_after_the_rate_was_lowered: a window
+// algorithm's count can exceed Rate when a policy keeps its name and gets a
+// lower Rate (a config change, or a rolling deploy of one). A request of
+// cost 0 must still be admitted, as MiddlewareOptions.Cost documents and
+// GCRA and TokenBucket do, reporting 0 remaining; a request of cost 1 is
+// denied.
+func TestAllowN_cost_0_is_admitted_after_the_rate_was_lowered(t *testing.T) {
+	_, s := newRedis(t)
+	for _, alg := range []ratelimit.Algorithm{ratelimit.FixedWindow, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter} {
+		t.Run(alg.String(), func(t *testing.T) {
+			opts := func(rate int) ratelimit.Options {
+				return ratelimit.Options{Name: "lowered-" + alg.String(),
+					Limits: []ratelimit.Limit{ratelimit.PerHour(rate).WithAlgorithm(alg).WithName("p")}}
+			}
+			before, c := newLimiter(t, s, opts(5))
+			if res, err := before.AllowN(t.Context(), "k", 5); err != nil || !res.Allowed {
+				t.Fatalf("filling the old limit: %+v %v", res, err)
+			}
+			after, c2 := newLimiter(t, s, opts(2))
+			c.set(base.Add(time.Second))
+			c2.set(base.Add(time.Second))
+			res, err := after.AllowN(t.Context(), "k", 0)
+			if err != nil || !res.Allowed || res.Remaining != 0 || res.RetryAfter != 0 {
+				t.Errorf("cost 0 over the lowered rate: %+v %v; want allowed, 0 remaining", res, err)
+			}
+			res, err = after.AllowN(t.Context(), "k", 1)
+			if err != nil || res.Allowed || res.RetryAfter <= 0 {
+				t.Errorf("cost 1 over the lowered rate: %+v %v; want denied with a wait", res, err)
+			}
+		})
+	}
+}

@@ -131,7 +131,7 @@ func evaluate(lim Limit, st *localState, fresh bool, now, n float64) evaluation 
 		if !fresh && st.a == win {
 			c = st.b
 		}
-		ev := evaluation{fits: c+n <= R, rem: R - c}
+		ev := evaluation{fits: n == 0 || c+n <= R, rem: R - c}
 		if !ev.fits {
 			ev.retry = wend - now
 			if n > R {
@@ -155,7 +155,7 @@ func evaluate(lim Limit, st *localState, fresh bool, now, n float64) evaluation 
 		if len(st.log) > 0 {
 			newest = st.log[len(st.log)-1]
 		}
-		ev := evaluation{fits: count+n <= R, rem: R - count}
+		ev := evaluation{fits: n == 0 || count+n <= R, rem: R - count}
 		if !ev.fits {
 			if n > R {
 				ev.retry = -1
@@ -187,7 +187,7 @@ func evaluate(lim Limit, st *localState, fresh bool, now, n float64) evaluation 
 			}
 		}
 		estP := prev*(P-e) + cur*P
-		ev := evaluation{fits: estP+n*P <= R*P, rem: math.Floor(R - estP/P + eps)}
+		ev := evaluation{fits: n == 0 || estP+n*P <= R*P, rem: math.Floor(R - estP/P + eps)}
 		if !ev.fits {
 			switch {
 			case n > R:
