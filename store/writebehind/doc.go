@@ -38,8 +38,10 @@
 //     value is still the key's newest pending one, and sets the newest if
 //     not, so concurrent writes leave the last one in the cache. If a
 //     worker has already applied a newer write of the key (told by a
-//     one-minute marker "{wb:Name}:done:<key>"), the entry is deleted
-//     instead, so the next read loads the database.
+//     one-minute marker "{wb:Name}:done:<key>"), the entry is
+//     invalidated instead (a tombstone, so a read that loaded the older
+//     row meanwhile cannot cache it), and the next read loads the
+//     database.
 //   - Failures: Apply is retried with Options.Backoff; after
 //     Options.MaxAttempts (counted in Redis, so a poison entry that
 //     crashes workers is counted too) the write is copied to the

@@ -319,9 +319,10 @@ func newID() string {
 //
 // Concurrent Writes of one key leave the newest value in the cache,
 // whatever order their cache updates run in; a Write whose cache update
-// runs after a worker has already applied a newer write of the key deletes
-// the cache entry instead (when the cache has a Delete method, as
-// *cache.Cache and *tiered.Cache do), so the next read loads the database.
+// runs after a worker has already applied a newer write of the key clears
+// the cache entry instead (with Invalidate, as *cache.Cache and
+// *tiered.Cache have, else Delete if the cache has it), so the next read
+// loads the database.
 //
 // If Redis fails, Write returns the error and nothing was enqueued (or, for
 // a timeout, it may have been). If the cache cannot be updated afterwards,
@@ -384,6 +385,25 @@ type cacheDeleter interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
+// cacheInvalidator is the Invalidate of *cache.Cache and *tiered.Cache:
+// a tombstone rather than a delete, so that a fill that read the database
+// before the newer write was applied cannot put its older value back.
+type cacheInvalidator interface {
+	Invalidate(ctx context.Context, keys ...string) error
+}
+
+// clear removes key from the cache, with a tombstone when the cache has
+// Invalidate, else with Delete. ok is false if the cache has neither.
+func (q *Queue[V]) clear(ctx context.Context, key string) (ok bool, err error) {
+	switch c := q.o.Cache.(type) {
+	case cacheInvalidator:
+		return true, c.Invalidate(ctx, key)
+	case cacheDeleter:
+		return true, c.Delete(ctx, key)
+	}
+	return false, nil
+}
+
 // syncCache puts v in the cache, then makes sure a concurrent Write of the
 // same key did not set its (newer) value first: if the newest pending
 // value is no longer this write's, it sets that one instead, so the cache
@@ -392,8 +412,10 @@ type cacheDeleter interface {
 // If no write of the key is pending any more, the worker finished this
 // write, or a newer one, before the Set ran. In the second case v is older
 // than the database (the newer write's cache update may have run before
-// ours), so the entry is deleted (when the cache has a Delete) and the
-// next read loads the database.
+// ours), so the entry is cleared (with Invalidate's tombstone, which also
+// defeats a fill that read the database before the newer write was
+// applied; else with Delete, when the cache has one) and the next read
+// loads the database.
 func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
 	for range 4 {
 		if err := q.o.Cache.Set(ctx, key, v, q.o.CacheTTL); err != nil {
@@ -407,11 +429,7 @@ func (q *Queue[V]) syncCache(ctx context.Context, key, seq string, v V) error {
 			if done == seq {
 				return nil // ours was finished last: the database has v
 			}
-			del, ok := q.o.Cache.(cacheDeleter)
-			if !ok {
-				return nil
-			}
-			if err := del.Delete(ctx, key); err != nil {
+			if ok, err := q.clear(ctx, key); !ok || err != nil {
 				return err
 			}
 			// A Write of the key may have set the cache between the check
