@@ -130,3 +130,32 @@ func TestLoadAndSave_Lock_release_leaves_a_lock_taken_over_by_another_request(t 
 		t.Fatalf("lock value %q: release freed a lock it no longer owned", v)
 	}
 }
+
+func TestLoadAndSave_touch_of_a_read_does_not_undo_a_concurrent_write(t *testing.T) {
+	_, _, s := newRedis(t)
+	m := session.NewManager(s, session.Config{IdleTimeout: time.Hour, TouchInterval: time.Millisecond})
+	loaded, release := make(chan struct{}), make(chan struct{})
+	read := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := m.GetString(r.Context(), "v") // reads, changes nothing
+		close(loaded)
+		<-release
+		io.WriteString(w, v)
+	}))
+	h := app(m)
+	tok := newSession(t, h, "old")
+	time.Sleep(5 * time.Millisecond) // the next read is due for a touch
+
+	done := make(chan *http.Response)
+	go func() { done <- do(t, read, "GET", "/read", tok) }()
+	<-loaded
+	if res := do(t, h, "GET", "/put?v=new", tok); res.StatusCode != 200 {
+		t.Fatalf("put: status %d", res.StatusCode)
+	}
+	close(release)
+	if res := <-done; res.StatusCode != 200 {
+		t.Fatalf("read: status %d", res.StatusCode)
+	}
+	if got := get(t, h, tok); got != "new" {
+		t.Fatalf("v = %q after the concurrent read's touch, want %q: the touch wrote back its stale copy", got, "new")
+	}
+}

@@ -49,6 +49,9 @@ type Config struct {
 
 	// TouchInterval is how long after its last write a session that is read
 	// but not changed gets written back to push its idle expiry forward.
+	// That write (a touch) happens only if the session still holds the
+	// bytes the request read, so a read never undoes the change of a
+	// concurrent request (whose save pushed the expiry already).
 	// Default: IdleTimeout / 4.
 	TouchInterval time.Duration
 

@@ -244,10 +244,12 @@ func (sv *saver) beforeHeader(int) {
 	status := m.Status(ctx)
 	if status == scs.Unmodified && m.needsTouch(ctx, st) {
 		status = scs.Modified
+		st.touchOf = st.loaded // write back only over what was read
 	}
 	switch status {
 	case scs.Modified:
 		token, expiry, err := m.commit(ctx, st)
+		st.touchOf = nil
 		if errors.Is(err, ErrSessionGone) {
 			m.WriteSessionCookie(ctx, sv.gw, "", time.Time{})
 			sv.clientToken = ""
@@ -265,9 +267,15 @@ func (sv *saver) beforeHeader(int) {
 			m.errorFunc(sv.gw.ResponseWriter, sv.r, err)
 			return
 		}
-		m.WriteSessionCookie(ctx, sv.gw, token, expiry)
+		if st.touchSkipped {
+			// Another request changed the session since this one read
+			// it, and its save sent the cookie with the new expiry.
+			st.touchSkipped = false
+		} else {
+			m.WriteSessionCookie(ctx, sv.gw, token, expiry)
+			sv.wroteCookie = true
+		}
 		sv.clientToken = token
-		sv.wroteCookie = true
 		sv.committed = true
 		sv.snapToken = token
 		sv.snapDL = m.Deadline(ctx)

@@ -30,11 +30,14 @@ var (
 	renewLua string
 	//go:embed commit_renewed.lua
 	commitRenewedLua string
+	//go:embed touch.lua
+	touchLua string
 
 	setScript           = store.NewScript(setLua)
 	commitScript        = store.NewScript(commitLua)
 	renewScript         = store.NewScript(renewLua)
 	commitRenewedScript = store.NewScript(commitRenewedLua)
+	touchScript         = store.NewScript(touchLua)
 )
 
 // tombstone is what a session key holds while Refresh renews its token
@@ -250,7 +253,19 @@ func (rs *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 			return fmt.Errorf("session: commit: index: %w", err)
 		}
 	}
-	v, err := rs.set(ctx, key, b, ms, existing)
+	var v any
+	var err error
+	if existing && !indexed && st.touchOf != nil {
+		// A touch: never write back a copy that another request has
+		// changed since this one loaded it.
+		v, err = rs.s.Eval(ctx, touchScript, []string{key}, st.touchOf, b, ms)
+		if n, _ := store.Int64(v); err == nil && v != nil && n == 0 {
+			st.touchSkipped = true
+			return nil
+		}
+	} else {
+		v, err = rs.set(ctx, key, b, ms, existing)
+	}
 	if err != nil {
 		return fmt.Errorf("session: commit: %w", err)
 	}
