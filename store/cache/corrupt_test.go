@@ -74,3 +74,25 @@ func TestGet_codec_panic_on_corrupt_entry_is_a_miss(t *testing.T) {
 		t.Fatalf("corrupt entry not replaced: %v %v", v, ok)
 	}
 }
+
+// An entry naming an empty tag (no writer makes one) is unreadable: a miss
+// that GetOrLoad replaces, not an error on every read.
+func TestGet_entry_with_an_empty_tag_is_a_miss(t *testing.T) {
+	_, s := newStore(t)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[string]{Codec: cache.String()})
+	bad := append(validHeader(4), 1, 0, 0) // tagged: one tag, "" at version 0
+	if err := s.Set(ctx, "cache:k", append(bad, "v"...), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := c.Get(ctx, "k"); ok || err != nil {
+		t.Fatalf("Get = %q %v %v, want a miss", v, ok, err)
+	}
+	v, err := c.GetOrLoad(ctx, "k", func(context.Context) (string, error) { return "fresh", nil }, time.Minute)
+	if err != nil || v != "fresh" {
+		t.Fatalf("GetOrLoad = %q %v", v, err)
+	}
+	if v, ok, _ := c.Get(ctx, "k"); !ok || v != "fresh" {
+		t.Fatalf("unreadable entry not replaced: %q %v", v, ok)
+	}
+}

@@ -108,7 +108,7 @@ func parseHeader(b []byte) (header, error) {
 		h.tags = make([]tagStamp, n)
 		for i := range h.tags {
 			l, k := binary.Uvarint(rest)
-			if k <= 0 || uint64(len(rest)-k) < l {
+			if k <= 0 || l == 0 || uint64(len(rest)-k) < l { // no writer makes an empty tag
 				return h, errCorrupt
 			}
 			h.tags[i].tag = string(rest[k : k+int(l)])
