@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,34 @@ func TestRobustness_handler_panic_mid_body_stores_nothing(t *testing.T) {
 	}
 	if o.count() != 2 {
 		t.Fatalf("origin %d times: the body of a panicking handler was stored", o.count())
+	}
+}
+
+func TestSecurity_non_canonical_response_header_keys_are_honoured(t *testing.T) {
+	for _, kv := range [][2]string{{"set-cookie", "session=alice"}, {"cache-control", "private"}, {"CACHE-CONTROL", "no-store"}, {"vary", "*"}} {
+		t.Run(kv[0]+": "+kv[1], func(t *testing.T) {
+			s, _ := miniStore(t)
+			c := responsecache.New(s, responsecache.Options{DefaultTTL: time.Minute})
+			o := &origin{}
+			o.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()[kv[0]] = []string{kv[1]} // written to the wire as it is
+				io.WriteString(w, "alice's page")
+			})
+			h := c.Handler(o)
+			first := send(h, "GET", "http://example.com/me")
+			send(h, "GET", "http://example.com/me")
+			if o.count() != 2 {
+				t.Fatalf("a response with %s: %s set under a non-canonical key was stored", kv[0], kv[1])
+			}
+			var got []string
+			for k, vs := range first.Header() {
+				if strings.EqualFold(k, kv[0]) {
+					got = append(got, vs...)
+				}
+			}
+			if len(got) != 1 || got[0] != kv[1] {
+				t.Fatalf("client got %s %q, want %q", kv[0], got, kv[1])
+			}
+		})
 	}
 }

@@ -101,6 +101,7 @@ func (cw *captureWriter) WriteHeader(code int) {
 	}
 	cw.wroteHeader = true
 	cw.status = code
+	canonicalize(cw.h)
 	cw.mode, cw.keep = cw.decide(code, cw.h)
 	if cw.keep {
 		if cl, err := strconv.ParseInt(cw.h.Get("Content-Length"), 10, 64); err == nil {
@@ -117,6 +118,20 @@ func (cw *captureWriter) WriteHeader(code int) {
 			dst[k] = v
 		}
 		cw.w.WriteHeader(code)
+	}
+}
+
+// canonicalize moves the values of header keys set in a non-canonical
+// form (h["set-cookie"] = ...) to their canonical key, after its own
+// values. net/http writes such keys as they are, and every decision of the
+// cache (Set-Cookie, Cache-Control, Vary, ...) reads the canonical key, so
+// "cache-control: private" would otherwise be stored and shared.
+func canonicalize(h http.Header) {
+	for k, v := range h {
+		if ck := http.CanonicalHeaderKey(k); ck != k {
+			delete(h, k)
+			h[ck] = append(h[ck], v...)
+		}
 	}
 }
 
