@@ -81,11 +81,12 @@ func Compose(fns ...KeyFunc) KeyFunc {
 	return func(dst []byte, r *http.Request) ([]byte, bool) {
 		for _, fn := range fns {
 			start := len(dst)
-			var ok bool
-			if dst, ok = fn(dst, r); !ok {
-				return dst[:start], false
+			p, ok := appendPart(dst, fn, r)
+			if !ok {
+				return dst, false
 			}
-			part := len(dst) - start
+			dst = append(dst, p...)
+			part := len(p)
 			// Prefix the part with its length: move it right and write
 			// "<len>:" in front.
 			var num [24]byte
@@ -107,13 +108,22 @@ func FirstOf(fns ...KeyFunc) KeyFunc {
 	return func(dst []byte, r *http.Request) ([]byte, bool) {
 		for i, fn := range fns {
 			start := len(dst)
-			d := strconv.AppendInt(dst, int64(i), 10)
-			d = append(d, ':')
-			if d, ok := fn(d, r); ok {
-				return d, true
+			dst = strconv.AppendInt(dst, int64(i), 10)
+			dst = append(dst, ':')
+			if p, ok := appendPart(dst, fn, r); ok {
+				return append(dst, p...), true
 			}
-			dst = d[:start]
+			dst = dst[:start]
 		}
 		return dst, false
 	}
+}
+
+// appendPart runs fn for a part of a combined key and returns the part
+// alone: fn is given an empty slice over dst's spare capacity, so that a
+// function that appends (as KeyFunc asks) writes the part in place, where
+// append(dst, part...) then finds it, and one that returns a slice of its
+// own instead gives the same key rather than dropping what dst held.
+func appendPart(dst []byte, fn KeyFunc, r *http.Request) ([]byte, bool) {
+	return fn(dst[len(dst):len(dst)], r)
 }
