@@ -572,7 +572,11 @@ func (h *handler) storable(r *http.Request, status int, hdr http.Header, auth bo
 		return nil, 0, false
 	}
 	explicit := cc.HasMaxAge || cc.HasSMaxAge || (!targeted && len(hdr["Expires"]) > 0)
-	if !explicit && !cc.Public && !heuristicStatus(status) && h.pol.defaultTTL <= 0 {
+	if !explicit && !cc.Public && !heuristicStatus(status) {
+		// DefaultTTL gives freshness to storable responses only: were it
+		// to make a 400 or a 500 storable, one request with an unkeyed
+		// field that makes the origin fail would deny the URL to every
+		// client for DefaultTTL (cache-poisoned denial of service).
 		return nil, 0, false
 	}
 	e := &entry{

@@ -48,8 +48,10 @@ type Options struct {
 	HeuristicMax time.Duration
 
 	// DefaultTTL is the freshness lifetime given to storable responses that
-	// carry no explicit freshness (no s-maxage, max-age or Expires). It
-	// takes precedence over the heuristic. Default: 0 (none).
+	// carry no explicit freshness (no s-maxage, max-age or Expires): those
+	// with a heuristically cacheable status (200, 404, ...) or public. It
+	// never makes another status (400, 500, ...) storable. It takes
+	// precedence over the heuristic. Default: 0 (none).
 	DefaultTTL time.Duration
 	// MaxTTL caps every freshness lifetime. Default: 0 (no cap).
 	MaxTTL time.Duration

@@ -136,3 +136,34 @@ func TestSecurity_non_canonical_response_header_keys_are_honoured(t *testing.T) 
 		})
 	}
 }
+
+func TestSecurity_DefaultTTL_does_not_store_an_error_an_unkeyed_header_caused(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{DefaultTTL: time.Minute})
+	o := &origin{}
+	o.set(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Get("X-Junk")) > 16 {
+			http.Error(w, "request header too large", http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, "page")
+	})
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/p", "X-Junk", strings.Repeat("x", 64)) // the attacker's request
+	if got := send(h, "GET", "http://example.com/p"); got.Code != http.StatusOK || got.Body.String() != "page" {
+		t.Fatalf("the next client got %d %q (Cache-Status %q): a 400 was stored under DefaultTTL",
+			got.Code, got.Body.String(), got.Header().Get("Cache-Status"))
+	}
+}
+
+func TestDefaultTTL_applies_to_heuristically_cacheable_statuses(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{DefaultTTL: time.Minute})
+	o := &origin{}
+	o.set(respond(http.StatusNotFound, "gone"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/missing")
+	if got := send(h, "GET", "http://example.com/missing"); o.count() != 1 || got.Code != http.StatusNotFound {
+		t.Fatalf("origin %d times, status %d: a 404 without freshness did not get DefaultTTL", o.count(), got.Code)
+	}
+}
