@@ -304,12 +304,16 @@ const (
 	stateMiss    lookupState = iota
 	stateHit                 // a valid entry
 	stateStale               // a tombstone, or an entry whose tag versions are outdated
-	stateCorrupt             // unreadable: delete before refilling
+	stateCorrupt             // unreadable: refilled by compare-and-set on its bytes 1..8
 )
 
 type lookup struct {
 	state lookupState
 	h     header
+	// raw is bytes 1 to 8 of an entry whose header could not be parsed
+	// (where a readable entry has its stamp), so that a fill replaces
+	// exactly that entry (see write).
+	raw string
 }
 
 // fetch reads and checks fk's entry.
@@ -325,7 +329,7 @@ func (c *Cache[V]) fetch(ctx context.Context, op, key, fk string) (lookup, error
 	h, err := parseHeader(b)
 	if err != nil {
 		c.emit(Event{Tier: TierRedis, Kind: Error, Op: op, Key: key, Err: err})
-		return lookup{state: stateCorrupt}, nil
+		return lookup{state: stateCorrupt, raw: string(b[min(1, len(b)):min(9, len(b))])}, nil
 	}
 	if h.flags&flagTombstone != 0 {
 		return lookup{state: stateStale, h: h}, nil

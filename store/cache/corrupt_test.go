@@ -96,3 +96,43 @@ func TestGet_entry_with_an_empty_tag_is_a_miss(t *testing.T) {
 		t.Fatalf("unreadable entry not replaced: %q %v", v, ok)
 	}
 }
+
+// A fill that replaces an unreadable entry must not replace an
+// invalidation that landed during its load: the value it loaded may
+// predate the change.
+func TestGetOrLoad_fill_over_unreadable_entry_does_not_undo_a_racing_invalidation(t *testing.T) {
+	for name, bad := range map[string][]byte{
+		"undecodable value": append(validHeader(0), "{not json"...),
+		"unparseable entry": []byte("garbage from elsewhere"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, s := newStore(t)
+			ctx := t.Context()
+			c := cache.New(s, cache.Options[user]{})
+			if err := s.Set(ctx, "cache:k", bad, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			loading, finish := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.GetOrLoad(ctx, "k", func(context.Context) (user, error) {
+					close(loading)
+					<-finish
+					return user{ID: 1, Name: "old"}, nil
+				}, time.Minute)
+				done <- err
+			}()
+			<-loading
+			if err := c.Invalidate(ctx, "k"); err != nil { // the row changed
+				t.Fatal(err)
+			}
+			close(finish)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if v, ok, err := c.Get(ctx, "k"); err != nil || ok {
+				t.Fatalf("Get = %+v %v %v: the fill undid the invalidation", v, ok, err)
+			}
+		})
+	}
+}

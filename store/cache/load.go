@@ -220,15 +220,19 @@ func (c *Cache[V]) write(ctx context.Context, key, fk string, v V, negative bool
 	}
 	written := false
 	switch l.state {
-	case stateCorrupt:
-		if _, err = c.s.Delete(ctx, fk); err == nil {
-			written, err = c.s.SetNX(ctx, fk, b, ttl)
-		}
-	case stateStale, stateHit:
+	case stateCorrupt, stateStale, stateHit:
+		// Replace the entry that was read, and only it: an invalidation
+		// (or a newer write) that landed during the load stays. An
+		// unreadable entry is matched by the bytes where a readable one
+		// has its stamp.
 		var st [8]byte
 		binary.BigEndian.PutUint64(st[:], l.h.stamp)
+		cas := string(st[:])
+		if l.state == stateCorrupt && l.h.size == 0 {
+			cas = l.raw
+		}
 		var r any
-		if r, err = c.s.Eval(ctx, replaceScript, []string{fk}, string(st[:]), b, ttl.Milliseconds()); err == nil {
+		if r, err = c.s.Eval(ctx, replaceScript, []string{fk}, cas, b, ttl.Milliseconds()); err == nil {
 			n, _ := r.(int64)
 			written = n == 1
 		}
