@@ -888,7 +888,10 @@ func (h *handler) staleOnError(e *entry, rcc cachecontrol.Directives, now time.T
 	if e.cc.HasStaleIfError && staleness <= e.cc.StaleIfError {
 		return true
 	}
-	if rcc.HasStaleIfError && staleness <= rcc.StaleIfError {
+	if rcc.HasStaleIfError && staleness <= rcc.StaleIfError && e.mayServeStale() {
+		// The client's stale-if-error cannot loosen s-maxage, which has
+		// proxy-revalidate's semantics in a shared cache (RFC 9111
+		// section 5.2.2.10); the response's own can.
 		return true
 	}
 	return originErr && e.mayServeStale()

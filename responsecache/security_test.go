@@ -167,3 +167,18 @@ func TestDefaultTTL_applies_to_heuristically_cacheable_statuses(t *testing.T) {
 		t.Fatalf("origin %d times, status %d: a 404 without freshness did not get DefaultTTL", o.count(), got.Code)
 	}
 }
+
+func TestStaleIfError_request_directive_does_not_override_s_maxage(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(http.StatusOK, "old", "Cache-Control", "s-maxage=1", "Age", "10", "ETag", `"v1"`)) // stored stale
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/s")
+	o.set(respond(http.StatusServiceUnavailable, "down"))
+	got := send(h, "GET", "http://example.com/s", "Cache-Control", "stale-if-error=600")
+	if got.Code != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %q (Cache-Status %q): a stale s-maxage response (proxy-revalidate semantics, RFC 9111 section 5.2.2.10) was served on error",
+			got.Code, got.Body.String(), got.Header().Get("Cache-Status"))
+	}
+}
