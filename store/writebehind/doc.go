@@ -52,6 +52,10 @@
 //     trims run when a dead letter is added. The queue's own stream is
 //     never trimmed: an entry leaves it only by the XDEL that follows its
 //     XACK.
+//   - Back-pressure: with Options.MaxPending set, a Write that finds that
+//     many writes queued is refused with ErrQueueFull (nothing queued),
+//     so a queue whose workers stopped cannot fill Redis's memory. The
+//     default is unbounded.
 //   - Shutdown: Close stops new writes and lets the workers (or itself,
 //     if none runs) apply everything queued, then Run returns nil. Close
 //     returns at its context's end even if a Redis call hangs.

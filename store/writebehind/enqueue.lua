@@ -5,8 +5,14 @@
 -- KEYS[1] stream, KEYS[2] latest (hash: key -> "seq|payload"),
 -- KEYS[3] seq counter, KEYS[4] the idempotency marker
 -- ARGV[1] key, ARGV[2] payload, ARGV[3] idempotency key,
--- ARGV[4] dedup window (ms)
--- Returns {stream id, seq}, or {"", 0} for a duplicate.
+-- ARGV[4] dedup window (ms), ARGV[5] the most entries the stream may hold
+-- (0: unbounded)
+-- Returns {stream id, seq}, {"", 0} for a duplicate, or {"", -1} when the
+-- queue is full (checked first, so a refused write does not use up its
+-- idempotency key).
+if ARGV[5] ~= '0' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  return {'', -1}
+end
 if ARGV[4] ~= '0' and redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[4]) == false then
   return {'', 0}
 end

@@ -53,6 +53,12 @@ var (
 
 	// ErrClosed is returned by Write after Close.
 	ErrClosed = errors.New("writebehind: queue closed")
+
+	// ErrQueueFull is returned by Write and WriteWithID when
+	// Options.MaxPending writes are already queued. Nothing was enqueued
+	// (and a WriteWithID's idempotency key was not used up): retry later,
+	// or fail the request.
+	ErrQueueFull = errors.New("writebehind: queue full")
 )
 
 // Cache is where Write puts values at once: *cache.Cache and *tiered.Cache
@@ -181,6 +187,14 @@ type Options[V any] struct {
 	// this (by the time in their stream ID, Redis's clock) whenever a
 	// dead letter is added. Default: 0, no age bound.
 	DeadLetterMaxAge time.Duration
+
+	// MaxPending, if positive, bounds the queue: a Write that finds this
+	// many writes queued and not yet applied (or dead-lettered) is refused
+	// with ErrQueueFull, so that workers that stopped or fell behind
+	// cannot make the stream fill Redis's memory. The check and the
+	// enqueue are one script, so the bound is exact. Default: 0,
+	// unbounded (Redis's maxmemory is then the only limit).
+	MaxPending int64
 
 	// Hook, if set, receives an Event for every step of every write.
 	Hook func(Event)
@@ -351,7 +365,7 @@ func (q *Queue[V]) write(ctx context.Context, key, id string, v V, dedup time.Du
 		return fmt.Errorf("writebehind: encode: %w", err)
 	}
 	r, err := q.s.Eval(ctx, enqueueScript, []string{q.stream, q.latest, q.seq, q.ks.Key(q.o.Name, "idem", id)},
-		key, payload, id, dedup.Milliseconds())
+		key, payload, id, dedup.Milliseconds(), max(q.o.MaxPending, 0))
 	if err != nil {
 		q.emit(Event{Kind: Failed, Key: key, ID: id, Err: err})
 		return err
@@ -362,6 +376,9 @@ func (q *Queue[V]) write(ctx context.Context, key, id string, v V, dedup time.Du
 	}
 	entryID, _, _ := store.String(a[0])
 	if entryID == "" {
+		if n, _ := store.Int64(a[1]); n < 0 {
+			return ErrQueueFull
+		}
 		return ErrDuplicate
 	}
 	seq, _, _ := store.String(a[1])
