@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -122,7 +123,10 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 			return store.ErrCircuitOpen
 		}
 		trial := l.breaker.State() == store.BreakerHalfOpen
-		err := unavailableReply(l.eval1(ctx, keys, n, res))
+		b := l.bufs.Get().(*evalBuf)
+		copy(b.keys, keys)
+		err := unavailableReply(l.guardedEval(ctx, b, n, res))
+		l.bufs.Put(b)
 		if l.record(ctx, trial, err) {
 			return ctx.Err()
 		}
@@ -153,7 +157,7 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 
 	// The batch serves other callers too: their contexts are not ours to
 	// cancel it with. The client's timeouts (and Options.Timeout) bound it.
-	bt.run(context.WithoutCancel(ctx), batch)
+	p := bt.runCatching(context.WithoutCancel(ctx), batch)
 	for _, o := range batch[1:] {
 		o.done <- struct{}{}
 	}
@@ -169,9 +173,36 @@ func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) er
 		bt.inflight--
 		bt.mu.Unlock()
 	}
+	if p != nil {
+		// The batch's sender gets the panic, as it would unbatched,
+		// once the others have their error and the lead has moved on.
+		panic(p)
+	}
 	err := c.err
 	callPool.Put(c)
 	return err
+}
+
+// errStorePanic is the error of a decision whose batch's store call
+// panicked.
+var errStorePanic = errors.New("ratelimit: the store panicked during a batch")
+
+// runCatching is run, turning a panic (a bug in a store) into an error for
+// every decision of the batch and returning it, so that the caller can
+// release the others and the batch's in-flight slot before panicking: a
+// panic must not leave them waiting forever. The breaker records a failure,
+// so that a half-open trial does not stay open forever.
+func (bt *batcher) runCatching(ctx context.Context, batch []*call) (p any) {
+	defer func() {
+		if p = recover(); p != nil {
+			bt.l.breaker.Record(store.ErrUnavailable)
+			for _, c := range batch {
+				c.err = errStorePanic
+			}
+		}
+	}()
+	bt.run(ctx, batch)
+	return nil
 }
 
 // run decides every call of batch and sets its err. The breaker sees one

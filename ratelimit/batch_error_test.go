@@ -2,7 +2,9 @@ package ratelimit_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,5 +123,93 @@ func TestBatch_foreign_value_fails_only_its_own_decision(t *testing.T) {
 				t.Errorf("the foreign value is now a %s, want the hash left alone", typ)
 			}
 		})
+	}
+}
+
+// panicStore panics in Eval for a decision whose keys mention "boom",
+// after holding the first two calls like gateStore.
+type panicStore struct{ gateStore }
+
+func (p *panicStore) Eval(ctx context.Context, sc *store.Script, keys []string, args ...any) (any, error) {
+	for _, k := range keys {
+		if strings.Contains(k, "boom") {
+			panic("store bug")
+		}
+	}
+	return p.gateStore.Eval(ctx, sc, keys, args...)
+}
+
+// allowRecover is l.Allow with a panic turned into an error.
+func allowRecover(l *ratelimit.Limiter, key string) (res *ratelimit.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return l.Allow(context.Background(), key)
+}
+
+// TestBatch_store_panic_releases_the_batch: a store whose Eval panics (a
+// bug in a custom store) panics the request that sent the batch, as it
+// would unbatched, but must not leave the other decisions of that batch
+// waiting forever, nor keep the batch's in-flight slot: after more panics
+// than there are slots, decisions still complete.
+func TestBatch_store_panic_releases_the_batch(t *testing.T) {
+	_, s := newRedis(t)
+	g := &panicStore{gateStore{Store: s, gate: make(chan struct{})}}
+	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "panics", Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held, queued sync.WaitGroup
+	for i := range 2 {
+		held.Go(func() { _, _ = allowRecover(l, "holder"+strconv.Itoa(i)) })
+	}
+	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	var boomErr, okErr error
+	queued.Go(func() { _, boomErr = allowRecover(l, "boom") })
+	waitFor(t, "the panicking decision queued", func() bool { return ratelimit.Pending(l) == 1 })
+	queued.Go(func() { _, okErr = allowRecover(l, "ok") })
+	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
+	g.release()
+	done := make(chan struct{})
+	go func() { queued.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the decisions batched with a panicking one never returned")
+	}
+	g.release()
+	held.Wait()
+	if boomErr == nil || !strings.Contains(boomErr.Error(), "panic") {
+		t.Errorf("the batch's sender: err %v, want its panic", boomErr)
+	}
+	if okErr == nil {
+		t.Errorf("a decision batched with a panicking store call: no error")
+	}
+	for i := range 3 {
+		res := make(chan error, 1)
+		go func() { _, err := allowRecover(l, "boom"); res <- err }()
+		select {
+		case <-res:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("decision %d after panics never returned: the batch's in-flight slots leaked", i)
+		}
+	}
+	done2 := make(chan error, 1)
+	go func() {
+		res, err := allowRecover(l, "fine")
+		if err == nil && !res.Allowed {
+			err = fmt.Errorf("denied %+v", res)
+		}
+		done2 <- err
+	}()
+	select {
+	case err := <-done2:
+		if err != nil {
+			t.Fatalf("a decision after the panics: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a decision after the panics never returned: the batch's in-flight slots leaked")
 	}
 }

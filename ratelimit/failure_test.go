@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,61 @@ func TestLocalFallback_is_bounded_by_LocalMaxKeys_and_sweeps_rarely(t *testing.T
 	}
 	if n := ratelimit.LocalSweeps(l); n > decisions/1024+1 {
 		t.Fatalf("%d full sweeps for %d decisions: a full fallback must not scan all its keys on every decision", n, decisions)
+	}
+}
+
+// flakyStore fails calls whose keys mention "down" with ErrUnavailable and
+// panics on those that mention "boom" (a bug in a custom store).
+type flakyStore struct{ store.Store }
+
+func (f flakyStore) Eval(ctx context.Context, sc *store.Script, keys []string, args ...any) (any, error) {
+	for _, k := range keys {
+		switch {
+		case strings.Contains(k, "down"):
+			return nil, store.ErrUnavailable
+		case strings.Contains(k, "boom"):
+			panic("store bug")
+		}
+	}
+	return f.Store.Eval(ctx, sc, keys, args...)
+}
+
+// TestFailurePolicy_store_panic_in_the_half_open_trial_does_not_wedge_the_breaker:
+// the call the breaker lets through to test a recovered Redis panics (a
+// store bug). The panic reaches the caller, but the breaker must count the
+// trial as failed: left pending, it would refuse every later call, and the
+// limiter would stay on its failure policy for good.
+func TestFailurePolicy_store_panic_in_the_half_open_trial_does_not_wedge_the_breaker(t *testing.T) {
+	_, s := newRedis(t)
+	l, err := ratelimit.NewWithOptions(flakyStore{s}, ratelimit.Options{Name: "wedge",
+		Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Breaker: &store.Breaker{Failures: 1, Cooldown: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Allow(t.Context(), "down"); err != nil || res.Source != ratelimit.SourceLocal {
+		t.Fatalf("opening the breaker: %+v %v", res, err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the store's panic did not reach the caller")
+			}
+		}()
+		_, _ = l.Allow(t.Context(), "boom")
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, err := l.Allow(t.Context(), "fine")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Source == ratelimit.SourceRedis {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s after the panicking trial, decisions still come from %v: the breaker waits for a trial that never reports", res.Source)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

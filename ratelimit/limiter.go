@@ -338,7 +338,7 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 		err = l.batch.do(ctx, b.keys, n, res)
 	case l.breaker.Allow():
 		trial := l.breaker.State() == store.BreakerHalfOpen
-		err = unavailableReply(l.eval(ctx, b, n, res))
+		err = unavailableReply(l.guardedEval(ctx, b, n, res))
 		if l.record(ctx, trial, err) {
 			l.report(res, ctx.Err())
 			return ctx.Err()
@@ -410,6 +410,22 @@ func (l *Limiter) now() time.Time {
 		return l.nowHook()
 	}
 	return time.Now()
+}
+
+// guardedEval is eval for a call the breaker allowed. If the store panics
+// (a bug in it), the breaker records a failure before the panic goes on:
+// a half-open trial that never reported would make the breaker refuse
+// every later call, leaving the limiter on its failure policy for good.
+func (l *Limiter) guardedEval(ctx context.Context, b *evalBuf, n int, res *Result) error {
+	returned := false
+	defer func() {
+		if !returned {
+			l.breaker.Record(store.ErrUnavailable)
+		}
+	}()
+	err := l.eval(ctx, b, n, res)
+	returned = true
+	return err
 }
 
 // eval runs the script and parses its reply into res.Policies.
