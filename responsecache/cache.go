@@ -848,7 +848,7 @@ func (h *handler) revalidate(w http.ResponseWriter, r *http.Request, lr lookupRe
 		}
 		ne := h.updated(e, cw.h, reqTime, respTime)
 		status := "fwd=" + reason + "; fwd-status=304"
-		if ttl, ok := h.storeTTL(ne, respTime); ok && epochErr == nil {
+		if ttl, ok := h.storeTTL(ne, respTime); ok && epochErr == nil && ne.storableAfterUpdate(auth) {
 			tags := append(append(c.tagsOf(cw.h.Clone()), extra...), h.pol.route.Tags...)
 			if err := c.save(context.WithoutCancel(ctx), h.pkOf(r), lr.ix, ne, ttl, tags, epoch); err != nil {
 				c.report(ctx, r, err)
@@ -924,6 +924,17 @@ func (e *entry) updatableBy(h304 http.Header) bool {
 		return okA && okB && a.Equal(b)
 	}
 	return true
+}
+
+// storableAfterUpdate reports whether e, updated from a 304, may still be
+// stored: the 304's fields (now e's) can forbid it as a full response's
+// would (RFC 9111 section 3: no-store, private, Vary: *, Authorization).
+func (e *entry) storableAfterUpdate(auth bool) bool {
+	if e.cc.NoStore && !e.cc.MustUnderstand || e.cc.Private || auth && !e.authReuse() {
+		return false
+	}
+	_, star := cachecontrol.VaryFields(e.Header.Values("Vary"))
+	return !star
 }
 
 // updated returns e with its header fields updated from a 304 (RFC 9111

@@ -182,3 +182,28 @@ func TestStaleIfError_request_directive_does_not_override_s_maxage(t *testing.T)
 			got.Code, got.Body.String(), got.Header().Get("Cache-Status"))
 	}
 }
+
+func TestRevalidation_304_with_private_or_no_store_does_not_keep_the_entry(t *testing.T) {
+	for _, cc := range []string{"private, max-age=600", "no-store, max-age=600"} {
+		t.Run(cc, func(t *testing.T) {
+			s, _ := miniStore(t)
+			c := responsecache.New(s, responsecache.Options{})
+			o := &origin{}
+			o.set(respond(http.StatusOK, "page", "Cache-Control", "max-age=1", "Age", "10", "ETag", `"v1"`)) // stored stale
+			h := c.Handler(o)
+			send(h, "GET", "http://example.com/r")
+			o.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", cc)
+				w.Header().Set("ETag", `"v1"`)
+				w.WriteHeader(http.StatusNotModified)
+			})
+			if got := send(h, "GET", "http://example.com/r"); got.Body.String() != "page" {
+				t.Fatalf("the revalidating client got %d %q", got.Code, got.Body.String())
+			}
+			send(h, "GET", "http://example.com/r")
+			if o.count() != 3 {
+				t.Fatalf("origin %d times: the entry updated by a 304 with %q was kept and served", o.count(), cc)
+			}
+		})
+	}
+}
