@@ -27,9 +27,10 @@ var (
 	ErrInvalidTTL = errors.New("cache: invalid ttl")
 
 	// ErrLoaderPanic is returned by GetOrLoad, to every caller waiting for
-	// the load, when the loader panicked. The panic does not crash the
-	// process (the load runs on a shared goroutine that no caller could
-	// recover).
+	// the load, when the loader panicked or called runtime.Goexit (as
+	// t.FailNow does). The panic does not crash the process (the load runs
+	// on a shared goroutine that no caller could recover), and a Goexit
+	// does not leave the callers waiting.
 	ErrLoaderPanic = errors.New("cache: loader panicked")
 
 	// ErrReservedKey is returned for a key that starts with '~', which the

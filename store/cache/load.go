@@ -178,7 +178,7 @@ func (c *Cache[V]) fillEntry(ctx context.Context, key, fk string, load Loader[V]
 		}
 	}
 	start := time.Now()
-	v, err := load(ctx)
+	v, err := runLoader(ctx, load)
 	delta := time.Since(start)
 	c.emit(Event{Tier: TierLoader, Kind: Load, Op: "load", Key: key, Duration: delta, Err: err})
 	notFound := errors.Is(err, ErrNotFound)
@@ -203,6 +203,31 @@ func (c *Cache[V]) fillEntry(ctx context.Context, key, fk string, load Loader[V]
 	}
 	e.Expiry, e.Size = c.write(ctx, key, fk, v, false, rttl, delta, stamps, tags, l)
 	return e, !e.Expiry.IsZero(), nil
+}
+
+// runLoader calls load on a goroutine of its own and turns a panic, or a
+// runtime.Goexit (t.FailNow in a loader calls it), into ErrLoaderPanic. A
+// Goexit on singleflight's goroutine would end it without a result, and
+// every caller of the key would wait for one until its context ended.
+func runLoader[V any](ctx context.Context, load Loader[V]) (V, error) {
+	type result struct {
+		v   V
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r := result{err: fmt.Errorf("%w: the loader called runtime.Goexit", ErrLoaderPanic)}
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: fmt.Errorf("%w: %v", ErrLoaderPanic, p)}
+			}
+			ch <- r
+		}()
+		v, err := load(ctx)
+		r = result{v: v, err: err}
+	}()
+	r := <-ch
+	return r.v, r.err
 }
 
 // write stores a loaded value unless a newer write won meanwhile: SET NX
