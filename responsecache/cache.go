@@ -1006,7 +1006,15 @@ func (h *handler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 		h.servePost(w, r, invalidate)
 		return
 	}
-	h.next.ServeHTTP(&invalidatingWriter{ResponseWriter: w, fn: invalidate}, r)
+	iw := &invalidatingWriter{ResponseWriter: w, fn: invalidate}
+	h.next.ServeHTTP(iw, r)
+	if !iw.done {
+		// The handler wrote nothing: net/http sends a 200 once it
+		// returns, so invalidate now, before that goes out. (Not through
+		// WriteHeader: the connection may have been hijacked.)
+		iw.done = true
+		invalidate(http.StatusOK)
+	}
 }
 
 // servePost forwards a POST and, besides invalidating, stores its response

@@ -207,3 +207,29 @@ func TestRevalidation_304_with_private_or_no_store_does_not_keep_the_entry(t *te
 		})
 	}
 }
+
+func TestInvalidation_unsafe_method_with_an_implicit_200_invalidates(t *testing.T) {
+	for _, method := range []string{"DELETE", "PUT", "PATCH", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			s, _ := miniStore(t)
+			c := responsecache.New(s, responsecache.Options{})
+			o := &origin{}
+			o.set(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					w.Header().Set("Cache-Control", "max-age=600")
+					io.WriteString(w, "item")
+				}
+				// other methods: done, nothing written (net/http sends 200)
+			})
+			h := c.Handler(o)
+			send(h, "GET", "http://example.com/item")
+			if got := send(h, method, "http://example.com/item"); got.Code != http.StatusOK {
+				t.Fatalf("%s got %d", method, got.Code)
+			}
+			send(h, "GET", "http://example.com/item")
+			if o.count() != 3 {
+				t.Fatalf("origin %d times: a %s answered with an implicit 200 left the entry in place", o.count(), method)
+			}
+		})
+	}
+}
