@@ -279,7 +279,22 @@ func (bt *batcher) run(ctx context.Context, batch []*call) {
 // (the script caught the error reply and sent its text in place of the
 // decision): the error the same decision alone gets, a *store.RedisError.
 func batchError(msg string) error {
+	if !hasErrorCode(msg) {
+		// A Lua runtime error ("user_script:93: attempt to ..."), which
+		// Redis would have sent as an ERR reply.
+		msg = "ERR " + msg
+	}
 	return unavailableReply(&store.RedisError{Msg: msg})
+}
+
+// hasErrorCode reports whether msg starts with a Redis error code: an
+// upper-case word followed by a space ("WRONGTYPE Operation ...").
+func hasErrorCode(msg string) bool {
+	i := 0
+	for i < len(msg) && msg[i] >= 'A' && msg[i] <= 'Z' {
+		i++
+	}
+	return i > 0 && i < len(msg) && msg[i] == ' '
 }
 
 // eval1 decides one request with the single-decision script.

@@ -213,3 +213,54 @@ func TestBatch_store_panic_releases_the_batch(t *testing.T) {
 		t.Fatal("a decision after the panics never returned: the batch's in-flight slots leaked")
 	}
 }
+
+// TestBatch_script_error_in_one_decision_is_an_ERR_reply_as_unbatched: a
+// foreign value the script cannot read as a number (a fixed window whose
+// count is "abc") makes Lua raise a runtime error, which Redis sends as an
+// ERR reply. Batched with others, that decision must get the same kind of
+// error (a *store.RedisError with code ERR), and the others be decided.
+func TestBatch_script_error_in_one_decision_is_an_ERR_reply_as_unbatched(t *testing.T) {
+	srv, s := newRedis(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = rc.Close() })
+	ctx := context.Background()
+	lim := ratelimit.PerHour(5).WithName("p").WithAlgorithm(ratelimit.FixedWindow)
+	win := base.UnixMicro() / time.Hour.Microseconds()
+	if err := rc.HSet(ctx, "{rl:fe:bad}:p:fw", "w", win, "c", "abc").Err(); err != nil {
+		t.Fatal(err)
+	}
+	single, _ := newLimiter(t, s, ratelimit.Options{Name: "fe", Limits: []ratelimit.Limit{lim}})
+	if _, err := single.Allow(ctx, "bad"); !store.IsRedisError(err, "ERR") {
+		t.Fatalf("unbatched: err %v, want an ERR reply", err)
+	}
+	g := &gateStore{Store: s, gate: make(chan struct{})}
+	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "fe", Limits: []ratelimit.Limit{lim}, Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratelimit.SetClock(l, func() time.Time { return base })
+	var held, queued sync.WaitGroup
+	for i := range 2 {
+		held.Go(func() { _, _ = l.Allow(ctx, "holder"+strconv.Itoa(i)) })
+	}
+	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	var badErr, goodErr error
+	var good *ratelimit.Result
+	queued.Go(func() { _, badErr = l.Allow(ctx, "bad") })
+	waitFor(t, "the bad decision queued", func() bool { return ratelimit.Pending(l) == 1 })
+	queued.Go(func() { good, goodErr = l.Allow(ctx, "good") })
+	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
+	g.release()
+	queued.Wait()
+	g.release()
+	held.Wait()
+	if ratelimit.Batched(l) != 2 {
+		t.Fatalf("%d decisions went in shared batches, want 2", ratelimit.Batched(l))
+	}
+	if !store.IsRedisError(badErr, "ERR") {
+		t.Errorf("batched: err %v, want an ERR reply as unbatched", badErr)
+	}
+	if goodErr != nil || !good.Allowed {
+		t.Errorf("the other decision of the batch: %+v %v", good, goodErr)
+	}
+}
