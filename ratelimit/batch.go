@@ -242,9 +242,15 @@ func (bt *batcher) run(ctx context.Context, batch []*call) {
 		defer cancel()
 	}
 	v, err := l.s.Eval(ctx, bt.script, keys, args...)
-	if err != nil && store.IsRedisError(err, "CROSSSLOT") {
-		// Cluster: the keys of different clients live in different slots.
-		bt.disabled.Store(true)
+	crossSlot := err != nil && store.IsRedisError(err, "CROSSSLOT")
+	if crossSlot || errors.Is(err, store.ErrInvalidKey) {
+		// CROSSSLOT: on Cluster, the keys of different clients live in
+		// different slots. ErrInvalidKey: the store refused, before
+		// sending anything, a key over its MaxKeyLen, which fails that
+		// decision alone. Either way each decision goes alone.
+		if crossSlot {
+			bt.disabled.Store(true)
+		}
 		var last error
 		for _, c := range batch {
 			c.err = unavailableReply(l.eval1(ctx, c.keys, c.n, c.res))

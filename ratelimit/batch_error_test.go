@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rediware/rediware/internal/redistest"
 	"github.com/rediware/rediware/ratelimit"
 	"github.com/rediware/rediware/store"
+	"github.com/rediware/rediware/store/goredis"
 )
 
 // gateStore holds the first two script calls until release lets them go,
@@ -262,5 +265,56 @@ func TestBatch_script_error_in_one_decision_is_an_ERR_reply_as_unbatched(t *test
 	}
 	if goodErr != nil || !good.Allowed {
 		t.Errorf("the other decision of the batch: %+v %v", good, goodErr)
+	}
+}
+
+// TestBatch_key_over_the_store_limit_fails_only_its_own_decision: a store
+// refuses a key longer than its MaxKeyLen before sending anything
+// (store.ErrInvalidKey). A client key that makes one decision's Redis key
+// too long must fail that decision alone, as unbatched, not the batch it
+// was sent in.
+func TestBatch_key_over_the_store_limit_fails_only_its_own_decision(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := goredis.NewWithOptions(c, goredis.Options{MaxKeyLen: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lim := ratelimit.PerHour(5).WithName("p")
+	long := strings.Repeat("a", ratelimit.MaxKeyLen) // used as it is: its Redis key is over 200 bytes
+	single, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := single.Allow(ctx, long); !errors.Is(err, store.ErrInvalidKey) {
+		t.Fatalf("unbatched: err %v, want store.ErrInvalidKey", err)
+	}
+	g := &gateStore{Store: s, gate: make(chan struct{})}
+	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}, Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held, queued sync.WaitGroup
+	for i := range 2 {
+		held.Go(func() { _, _ = l.Allow(ctx, "holder"+strconv.Itoa(i)) })
+	}
+	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	var badErr, goodErr error
+	var good *ratelimit.Result
+	queued.Go(func() { _, badErr = l.Allow(ctx, long) })
+	waitFor(t, "the long key queued", func() bool { return ratelimit.Pending(l) == 1 })
+	queued.Go(func() { good, goodErr = l.Allow(ctx, "good") })
+	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
+	g.release()
+	queued.Wait()
+	g.release()
+	held.Wait()
+	if !errors.Is(badErr, store.ErrInvalidKey) {
+		t.Errorf("batched: err %v, want store.ErrInvalidKey as unbatched", badErr)
+	}
+	if goodErr != nil || !good.Allowed || good.Source != ratelimit.SourceRedis {
+		t.Errorf("the other decision of the batch: %+v %v; want allowed by redis", good, goodErr)
 	}
 }
