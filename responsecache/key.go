@@ -34,7 +34,7 @@ func requestScheme(r *http.Request, trust bool) string {
 func requestHost(r *http.Request, trust bool) string {
 	h := r.Host
 	if trust {
-		if f := strings.TrimSpace(r.Header.Get("X-Forwarded-Host")); f != "" {
+		if f := strings.TrimSpace(r.Header.Get("X-Forwarded-Host")); f != "" && hostOnly(f) {
 			h = f
 		}
 	}
@@ -42,6 +42,20 @@ func requestHost(r *http.Request, trust bool) string {
 		h = r.URL.Host
 	}
 	return asciiLower(h)
+}
+
+// hostOnly reports whether a forwarded host can be put in the key as the
+// host: it may not end the host part early ("shop.example/x" with the
+// path "/y" would spell the URL of "/x/y" on shop.example). One that does
+// is not used as the host, and is keyed as an unkeyed field instead.
+func hostOnly(h string) bool {
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '/', c == '?', c == '#', c == '\\', c < 0x20, c == 0x7f:
+			return false
+		}
+	}
+	return true
 }
 
 // asciiLower lowercases ASCII letters only: strings.ToLower would fold
@@ -174,7 +188,7 @@ func (c *Cache) appendHeadKey(dst []byte, r *http.Request, rt *Route, fields uin
 func trustedForwarded(r *http.Request, h string) bool {
 	switch h {
 	case "X-Forwarded-Host":
-		return len(r.Header[h]) == 1 && strings.TrimSpace(r.Header[h][0]) != ""
+		return len(r.Header[h]) == 1 && strings.TrimSpace(r.Header[h][0]) != "" && hostOnly(strings.TrimSpace(r.Header[h][0]))
 	case "X-Forwarded-Proto":
 		return len(r.Header[h]) == 1 && requestScheme(r, true) == strings.ToLower(strings.TrimSpace(r.Header[h][0]))
 	}

@@ -233,3 +233,24 @@ func TestInvalidation_unsafe_method_with_an_implicit_200_invalidates(t *testing.
 		})
 	}
 }
+
+func TestSecurity_TrustForwarded_host_with_a_path_cannot_poison_another_URL(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{TrustForwarded: true})
+	// An origin that builds absolute links from the forwarded host.
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if f := r.Header.Get("X-Forwarded-Host"); f != "" {
+			host = f
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, `<script src="https://`+host+`/app.js">`+r.URL.Path)
+	}))
+	// X-Forwarded-Host "shop.example/x" with path "/y" spells the same
+	// URL as host "shop.example" with path "/x/y".
+	send(h, "GET", "http://lb.internal/y", "X-Forwarded-Host", "shop.example/x")
+	victim := send(h, "GET", "http://lb.internal/x/y", "X-Forwarded-Host", "shop.example")
+	if want := `<script src="https://shop.example/app.js">/x/y`; victim.Body.String() != want {
+		t.Fatalf("victim got %q (Cache-Status %q), want %q", victim.Body.String(), victim.Header().Get("Cache-Status"), want)
+	}
+}
