@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rediware/rediware/store"
 )
 
 // Loader loads the value of a key from the source of truth. It returns
@@ -18,7 +20,9 @@ type Loader[V any] func(ctx context.Context) (V, error)
 // GetOrLoad returns the value cached under key, or calls load, caches its
 // result for ttl (0: Options.TTL) under the given tags, and returns it.
 // An empty tag, or more than 1024, is an error wrapping store.ErrInvalidKey
-// (before the loader runs: such an entry could not be read back).
+// (before the loader runs: such an entry could not be read back), and so
+// is a key or tag the store refuses (too long): those are the caller's
+// errors, not a Redis failure to load around.
 //
 // What it protects against:
 //   - stampedes: concurrent misses for one key in this process share one
@@ -72,6 +76,9 @@ func (c *Cache[V]) GetOrLoadEntry(ctx context.Context, key string, load Loader[V
 			// degraded (uncached, without the fill lock) for every caller
 			// that joins it.
 			return Entry[V]{}, ctx.Err()
+		}
+		if errors.Is(err, store.ErrInvalidKey) {
+			return Entry[V]{}, err // the caller's key, not Redis, is at fault
 		}
 		return c.loadShared(ctx, key, fk, load, ttl, tags, lookup{}, true)
 	}
@@ -172,6 +179,9 @@ func (c *Cache[V]) fillEntry(ctx context.Context, key, fk string, load Loader[V]
 		rctx, cancel := c.redisCtx(ctx)
 		stamps, err = c.tagVersions(rctx, tags)
 		cancel()
+		if errors.Is(err, store.ErrInvalidKey) {
+			return Entry[V]{}, false, err // a tag the store refuses
+		}
 		if err != nil {
 			c.emit(Event{Tier: TierRedis, Kind: Error, Op: "load", Key: key, Err: err})
 			degraded = true

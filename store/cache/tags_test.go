@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,5 +45,31 @@ func TestGetOrLoad_empty_tag_is_an_error(t *testing.T) {
 	load := func(context.Context) (int, error) { return 1, nil }
 	if _, err := c.GetOrLoad(t.Context(), "k", load, time.Minute, "a", ""); !errors.Is(err, store.ErrInvalidKey) {
 		t.Fatalf("GetOrLoad = %v, want an error wrapping store.ErrInvalidKey", err)
+	}
+}
+
+// A key the store refuses (longer than its limit) is the caller's error,
+// not a Redis outage to load around: GetOrLoad reports it instead of
+// calling the loader, every time, and caching nothing.
+func TestGetOrLoad_key_refused_by_the_store_is_an_error(t *testing.T) {
+	_, s := newStore(t)
+	c := cache.New(s, cache.Options[int]{})
+	calls := 0
+	load := func(context.Context) (int, error) { calls++; return 1, nil }
+	long := strings.Repeat("x", store.DefaultMaxKeyLen+1)
+	if _, err := c.GetOrLoad(t.Context(), long, load, time.Minute); !errors.Is(err, store.ErrInvalidKey) || calls != 0 {
+		t.Fatalf("GetOrLoad = %v after %d loads, want store.ErrInvalidKey and none", err, calls)
+	}
+}
+
+// Likewise for a tag the store refuses.
+func TestGetOrLoad_tag_refused_by_the_store_is_an_error(t *testing.T) {
+	_, s := newStore(t)
+	c := cache.New(s, cache.Options[int]{})
+	calls := 0
+	load := func(context.Context) (int, error) { calls++; return 1, nil }
+	long := strings.Repeat("t", store.DefaultMaxKeyLen+1)
+	if _, err := c.GetOrLoad(t.Context(), "k", load, time.Minute, long); !errors.Is(err, store.ErrInvalidKey) || calls != 0 {
+		t.Fatalf("GetOrLoad = %v after %d loads, want store.ErrInvalidKey and none", err, calls)
 	}
 }
