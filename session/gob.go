@@ -129,35 +129,56 @@ func (c *gobCodec) Encode(deadline time.Time, values map[string]any) ([]byte, er
 // Decode implements scs.Codec.
 func (c *gobCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	n := gobPrefixLen(b)
-	if n <= 0 {
-		return scs.GobCodec{}.Decode(b)
+	var pool *sync.Pool
+	if n > 0 {
+		pool = c.decoders(b[:n])
 	}
-	pool := c.decoders(b[:n])
-	if pool == nil {
-		return scs.GobCodec{}.Decode(b)
-	}
-	if d, _ := pool.Get().(*gobDecoder); d != nil {
-		d.r.Reset(b[n:])
-		var s gobSession
-		if err := d.dec.Decode(&s); err == nil {
-			d.r.Reset(nil)
-			if gobBasic(s.Values) {
-				pool.Put(d)
+	if pool != nil {
+		if d, _ := pool.Get().(*gobDecoder); d != nil {
+			d.r.Reset(b[n:])
+			if s, err := decodeSession(d.dec); err == nil {
+				d.r.Reset(nil)
+				if gobBasic(s.Values) {
+					pool.Put(d)
+				}
+				return finishDecode(b, s)
 			}
-			return s.Deadline, s.Values, nil
+			// Dropped: decode afresh below, for scs.GobCodec's result.
 		}
-		// Dropped: decode afresh below, for scs.GobCodec's result.
 	}
 	d := &gobDecoder{}
 	d.r.Reset(b)
 	d.dec = gob.NewDecoder(&d.r)
-	var s gobSession
-	if err := d.dec.Decode(&s); err != nil {
+	s, err := decodeSession(d.dec)
+	if err != nil {
 		return time.Time{}, nil, err
 	}
 	d.r.Reset(nil)
-	if gobBasic(s.Values) {
+	if pool != nil && gobBasic(s.Values) {
 		pool.Put(d)
+	}
+	return finishDecode(b, s)
+}
+
+// decodeSession decodes one session with dec into a Values map that
+// already exists. Given a nil map, gob would first make one of the size the
+// data claims: corrupt or hostile data in Redis, a few bytes claiming 2^36
+// entries, would allocate gigabytes (or crash the process) before failing.
+// Given a map, gob only adds the entries it reads, and such data fails at
+// its end.
+func decodeSession(dec *gob.Decoder) (gobSession, error) {
+	s := gobSession{Values: make(map[string]any)}
+	err := dec.Decode(&s)
+	return s, err
+}
+
+// finishDecode returns the session decodeSession read from b. An empty map
+// may stand for an empty map or for none in the data (a nil map, which gob
+// leaves out): scs.GobCodec tells the two apart, and with no entries there
+// is no size to fear, so it decides.
+func finishDecode(b []byte, s gobSession) (time.Time, map[string]any, error) {
+	if len(s.Values) == 0 {
+		return scs.GobCodec{}.Decode(b)
 	}
 	return s.Deadline, s.Values, nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -283,4 +284,54 @@ func FuzzGobHead_encode_decodes_with_scs_GobCodec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// gobWithMapCount returns a session stream whose map of values claims n
+// entries but holds one: corrupt or hostile data, a few bytes long.
+func gobWithMapCount(t *testing.T, n uint64) []byte {
+	t.Helper()
+	b, err := scs.GobCodec{}.Encode(time.Unix(1_800_000_000, 0).UTC(), map[string]any{"a": "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := gobPrefixLen(b)
+	msgLen, w := gobUint(b[off:])
+	at := bytes.Index(b[off:], []byte{1, 1, 1, 'a'}) // field delta, count 1, key length 1, "a"
+	if off <= 0 || msgLen >= 0x80 || at < 0 {
+		t.Fatalf("unexpected gob layout % x", b)
+	}
+	count := appendGobUint(nil, n)
+	out := append([]byte{}, b[:off]...)
+	out = appendGobUint(out, msgLen+uint64(len(count)-1))
+	out = append(out, b[off+w:off+at+1]...)
+	out = append(out, count...)
+	return append(out, b[off+at+2:]...)
+}
+
+func TestGobCodec_corrupt_map_length_fails_without_allocating_it(t *testing.T) {
+	b := gobWithMapCount(t, 1<<21)
+	if _, _, err := (scs.GobCodec{}).Decode(gobWithMapCount(t, 1)); err != nil {
+		t.Fatalf("the unpatched stream must decode: %v", err)
+	}
+	c := newGobCodec()
+	var before, after runtimeMem
+	before.read()
+	_, _, err := c.Decode(b)
+	after.read()
+	if err == nil {
+		t.Fatal("Decode of a map claiming 2^21 entries in a few bytes succeeded")
+	}
+	// gob makes the map at the size the data claims before reading any
+	// entry: some 100 MB here, gigabytes or a crash for 2^30 and more.
+	if got := after.total - before.total; got > 16<<20 {
+		t.Fatalf("Decode allocated %d MB for a %d-byte stream", got>>20, len(b))
+	}
+}
+
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
 }
