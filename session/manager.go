@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -56,6 +57,11 @@ type Config struct {
 	TouchInterval time.Duration
 
 	// CookieName is the session cookie's name. Default: "session", as scs.
+	// A name with the __Host- prefix ("__Host-session") keeps sibling
+	// subdomains from setting or shadowing the cookie; it works with the
+	// defaults, and NewManager panics if CookieDomain, a CookiePath other
+	// than "/" or InsecureCookie is set with it, or with __Secure-, or with
+	// SameSite=None, since browsers would drop every such cookie.
 	CookieName string
 
 	// CookieDomain sets the cookie's Domain attribute. Default: none (the
@@ -187,7 +193,8 @@ type Manager struct {
 func New(s store.Store) *Manager { return NewManager(s, Config{}) }
 
 // NewManager returns a Manager over s configured by cfg. It panics if s is
-// nil, a programmer error.
+// nil or the cookie is one browsers refuse to store (an invalid name, or
+// see Config.CookieName), programmer errors.
 func NewManager(s store.Store, cfg Config) *Manager {
 	if s == nil {
 		panic("session: nil store.Store")
@@ -248,6 +255,8 @@ func NewManager(s store.Store, cfg Config) *Manager {
 		c.Logger = slog.Default()
 	}
 
+	checkCookie(c)
+
 	rs := NewStoreWithOptions(s, StoreOptions{Prefix: c.Prefix, HashTokens: c.HashTokens, Timeout: c.Timeout})
 	rs.index = store.Keyspace{Prefix: c.IndexPrefix}
 
@@ -297,6 +306,25 @@ func NewManager(s store.Store, cfg Config) *Manager {
 	}
 	sm.ErrorFunc = m.errorFunc
 	return m
+}
+
+// checkCookie panics, at construction, for a cookie configuration that
+// browsers refuse to store, which would otherwise log nobody in without a
+// word: an invalid name, a __Host- cookie with a Domain, a Path other than
+// "/" or no Secure, a __Secure- cookie or SameSite=None without Secure.
+func checkCookie(c Config) {
+	if err := (&http.Cookie{Name: c.CookieName, Value: "x"}).Valid(); err != nil {
+		panic(fmt.Sprintf("session: CookieName %q: %v", c.CookieName, err))
+	}
+	hasPrefix := func(p string) bool { return len(c.CookieName) >= len(p) && strings.EqualFold(c.CookieName[:len(p)], p) }
+	switch {
+	case hasPrefix("__Host-") && (c.CookieDomain != "" || c.CookiePath != "/" || c.InsecureCookie):
+		panic(fmt.Sprintf("session: a %q cookie must have no CookieDomain, CookiePath \"/\" and Secure (no InsecureCookie), or browsers drop it", c.CookieName))
+	case hasPrefix("__Secure-") && c.InsecureCookie:
+		panic(fmt.Sprintf("session: a %q cookie must be Secure (no InsecureCookie), or browsers drop it", c.CookieName))
+	case c.SameSite == http.SameSiteNoneMode && c.InsecureCookie:
+		panic("session: a SameSite=None cookie must be Secure (no InsecureCookie), or browsers drop it")
+	}
 }
 
 // Store returns the RedisStore the Manager saves sessions in.
