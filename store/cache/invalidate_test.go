@@ -282,3 +282,29 @@ func TestWriteThrough_sequential_writers_cache_the_value(t *testing.T) {
 		}
 	}
 }
+
+// A tag's version key can vanish (it expires; under maxmemory allkeys-*
+// Redis may evict it, and the member set with it). An invalidation after
+// that must still make every older entry stale: a version number is never
+// handed out twice.
+func TestInvalidateTags_after_version_key_loss_does_not_revive_older_entries(t *testing.T) {
+	_, s := newStore(t)
+	ctx := t.Context()
+	c := cache.New(s, cache.Options[int]{})
+	if _, err := c.InvalidateTags(ctx, "T"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "k", 1, time.Hour, "T"); err != nil { // stamped with T's current version
+		t.Fatal(err)
+	}
+	// The version and member set are lost (evicted); the entry is not.
+	if _, err := s.Delete(ctx, "{cache:~tag:T}:v", "{cache:~tag:T}:m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InvalidateTags(ctx, "T"); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := c.Get(ctx, "k"); err != nil || ok {
+		t.Fatalf("Get = %v %v %v: an entry written before the invalidation is served", v, ok, err)
+	}
+}
