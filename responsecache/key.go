@@ -332,16 +332,16 @@ func acceptedCodings(vs []string) string {
 			case refused, name == "identity":
 				continue
 			}
-			if !slices.Contains(set, name) {
-				set = append(set, name)
-			}
+			set = append(set, name)
 		}
 	}
 	if len(set) == 0 {
 		return "identity"
 	}
+	// Sorted, then deduplicated: a membership test per coding would be
+	// quadratic in a field an attacker sizes (up to MaxHeaderBytes).
 	slices.Sort(set)
-	return strings.Join(set, ",")
+	return strings.Join(slices.Compact(set), ",")
 }
 
 // splitList splits a comma-separated header value into trimmed members.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,30 @@ func TestSecurity_TrustForwarded_host_with_a_path_cannot_poison_another_URL(t *t
 	victim := send(h, "GET", "http://lb.internal/x/y", "X-Forwarded-Host", "shop.example")
 	if want := `<script src="https://shop.example/app.js">/x/y`; victim.Body.String() != want {
 		t.Fatalf("victim got %q (Cache-Status %q), want %q", victim.Body.String(), victim.Header().Get("Cache-Status"), want)
+	}
+}
+
+func TestSecurity_huge_Accept_Encoding_is_normalised_in_bounded_time(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(http.StatusOK, "page", "Cache-Control", "max-age=600", "Vary", "Accept-Encoding"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/v", "Accept-Encoding", "gzip")
+	// 1 MiB of distinct codings, the most net/http accepts by default: a
+	// normalisation quadratic in their number took minutes of CPU.
+	var b strings.Builder
+	for i := 0; b.Len() < 1<<20; i++ {
+		b.WriteString("c" + strconv.Itoa(i) + ",")
+	}
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- send(h, "GET", "http://example.com/v", "Accept-Encoding", b.String()) }()
+	select {
+	case got := <-done:
+		if got.Code != http.StatusOK || got.Body.String() != "page" {
+			t.Fatalf("got %d %q", got.Code, got.Body.String())
+		}
+	case <-time.After(20 * time.Second): // generous: it takes well under a second
+		t.Fatal("a request with a 1 MiB Accept-Encoding was still being keyed after 20s")
 	}
 }
