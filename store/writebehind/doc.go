@@ -61,6 +61,11 @@
 //     returns at its context's end even if a Redis call hangs.
 //     Cancelling Run's context instead stops at once, as a crash would:
 //     nothing is lost, the unacknowledged entries are reclaimed later.
+//   - Eviction: the keys have no TTL, so noeviction and volatile-*
+//     maxmemory policies keep them; under allkeys-* an evicted
+//     "{wb:Name}:latest" makes pending writes look superseded, and they
+//     are acknowledged unapplied. Do not run a queue on a Redis that may
+//     evict any key.
 //   - Redis restarted empty: a worker whose group vanished (NOGROUP)
 //     recreates it and carries on; what was queued before is lost with
 //     Redis's data.
