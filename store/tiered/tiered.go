@@ -2,6 +2,7 @@ package tiered
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -362,17 +363,28 @@ func (c *Cache[V]) FlushLocal(ctx context.Context) error {
 }
 
 // WriteThrough is cache.Cache.WriteThrough, then drops key from every
-// instance's local tier.
+// instance's local tier. If the database was written but the drop could
+// not be published (the other instances may serve the old value for up to
+// LocalTTL), the error wraps cache.ErrCacheNotUpdated.
 func (c *Cache[V]) WriteThrough(ctx context.Context, key string, v V, write func(context.Context, V) error, ttl time.Duration, tags ...string) error {
 	err := c.rc.WriteThrough(ctx, key, v, write, ttl, tags...)
-	_ = c.broadcast(ctx, opKeys, []string{key})
-	return err
+	return c.afterWrite(ctx, key, err)
 }
 
 // WriteAround is cache.Cache.WriteAround, then drops key from every
-// instance's local tier.
+// instance's local tier. If the database was written but the drop could
+// not be published, the error wraps cache.ErrCacheNotUpdated.
 func (c *Cache[V]) WriteAround(ctx context.Context, key string, write func(context.Context) error) error {
 	err := c.rc.WriteAround(ctx, key, write)
-	_ = c.broadcast(ctx, opKeys, []string{key})
+	return c.afterWrite(ctx, key, err)
+}
+
+// afterWrite broadcasts the drop of key after a database write that ended
+// with err, and reports a failed broadcast if err does not already say
+// something.
+func (c *Cache[V]) afterWrite(ctx context.Context, key string, err error) error {
+	if berr := c.broadcast(ctx, opKeys, []string{key}); berr != nil && err == nil {
+		return fmt.Errorf("%w: %w", cache.ErrCacheNotUpdated, berr)
+	}
 	return err
 }
