@@ -226,15 +226,18 @@ func runLoader[V any](ctx context.Context, load Loader[V]) (V, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		r := result{err: fmt.Errorf("%w: the loader called runtime.Goexit", ErrLoaderPanic)}
+		var r result
+		returned := false
 		defer func() {
 			if p := recover(); p != nil {
 				r = result{err: fmt.Errorf("%w: %v", ErrLoaderPanic, p)}
+			} else if !returned {
+				r = result{err: fmt.Errorf("%w: the loader called runtime.Goexit", ErrLoaderPanic)}
 			}
 			ch <- r
 		}()
-		v, err := load(ctx)
-		r = result{v: v, err: err}
+		r.v, r.err = load(ctx)
+		returned = true
 	}()
 	r := <-ch
 	return r.v, r.err
