@@ -464,7 +464,9 @@ func singleRange(v string, n int) (int, int, bool) {
 		if err != nil || last < start {
 			return 0, 0, false
 		}
-		end = min(last+1, n)
+		if last < n-1 {
+			end = last + 1 // never last+1 unchecked: it overflows for the largest int
+		}
 	}
 	return start, end, true
 }

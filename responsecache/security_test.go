@@ -280,3 +280,16 @@ func TestSecurity_huge_Accept_Encoding_is_normalised_in_bounded_time(t *testing.
 		t.Fatal("a request with a 1 MiB Accept-Encoding was still being keyed after 20s")
 	}
 }
+
+func TestRange_with_the_largest_last_byte_pos_serves_the_rest(t *testing.T) {
+	s, _ := miniStore(t)
+	c := responsecache.New(s, responsecache.Options{})
+	o := &origin{}
+	o.set(respond(http.StatusOK, "0123456789", "Cache-Control", "max-age=600"))
+	h := c.Handler(o)
+	send(h, "GET", "http://example.com/r")
+	got := send(h, "GET", "http://example.com/r", "Range", "bytes=2-9223372036854775807")
+	if got.Code != http.StatusPartialContent || got.Body.String() != "23456789" || got.Header().Get("Content-Range") != "bytes 2-9/10" {
+		t.Fatalf("got %d %q, Content-Range %q", got.Code, got.Body.String(), got.Header().Get("Content-Range"))
+	}
+}
