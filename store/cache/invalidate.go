@@ -14,9 +14,9 @@ import (
 //
 // An entry written with tags carries, inside its envelope, the version of
 // each tag as it was read before the value was computed (GetOrLoad reads
-// them before it calls the loader). InvalidateTags gives the tags new versions (never reused, see taginvalidate.lua),
-// so a read that finds an entry stamped with an older version treats it as
-// a miss. This closes the race a member set alone leaves open: a loader
+// them before it calls the loader). InvalidateTags gives the tags new
+// versions (never reused, see taginvalidate.lua), so a read that finds an
+// entry stamped with an older version treats it as a miss. This closes the race a member set alone leaves open: a loader
 // that read the database before an invalidation, and writes its entry
 // after the invalidation has emptied the tag's set, still writes an entry
 // stamped with the old version, which no reader will serve.
