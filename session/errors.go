@@ -16,4 +16,10 @@ var (
 	// ErrNotSaved is returned by Write to a handler whose response was
 	// replaced by the error function because the session could not be saved.
 	ErrNotSaved = errors.New("session: response replaced: the session could not be saved")
+
+	// ErrResponseStarted is returned by Manager.Login and Manager.Refresh
+	// called after the response header was sent: the new token could not
+	// reach the client, so the token is not renewed and the session is left
+	// as it was.
+	ErrResponseStarted = errors.New("session: the response has started: the token cannot be renewed")
 )

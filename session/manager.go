@@ -347,12 +347,16 @@ func (m *Manager) defaultErrorFunc(w http.ResponseWriter, r *http.Request, err e
 // Config.UserKey. As a new authentication, it may follow a session revoked
 // while the request ran. The per-user index is updated when the session is saved.
 // Call it after checking the user's credentials and before writing the
-// response.
+// response: once the header is sent the new token cannot reach the client,
+// and Login returns ErrResponseStarted without touching the session.
 func (m *Manager) Login(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("session: login: empty user ID")
 	}
 	if st := m.store.state(ctx); st != nil {
+		if st.started {
+			return fmt.Errorf("session: login: %w", ErrResponseStarted)
+		}
 		st.login = true // a new authentication may follow a revoked session
 	}
 	if err := m.RenewToken(ctx); err != nil {
@@ -372,9 +376,13 @@ func (m *Manager) Logout(ctx context.Context) error { return m.Destroy(ctx) }
 // revoked, destroyed or expired after this request loaded it, the renewed
 // session is not saved and the middleware clears the cookie
 // (ErrSessionGone), so an in-flight request cannot bring it back; Login,
-// a new authentication, is exempt.
+// a new authentication, is exempt. Called after the response header was
+// sent, it returns ErrResponseStarted and changes nothing.
 func (m *Manager) Refresh(ctx context.Context) error {
 	if st := m.store.state(ctx); st != nil {
+		if st.started {
+			return fmt.Errorf("session: refresh: %w", ErrResponseStarted)
+		}
 		st.renewing = true
 		defer func() { st.renewing = false }()
 	}

@@ -43,7 +43,8 @@ import (
 // A change made after the response has started is saved at the end of the
 // request if the client already holds the session's token; a new session
 // or a renewed token created then cannot reach the client and is not saved
-// (logged instead).
+// (logged instead); Manager.Login and Manager.Refresh then return
+// ErrResponseStarted.
 func (m *Manager) LoadAndSave(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.store.state(r.Context()) != nil {
@@ -226,6 +227,7 @@ type saver struct {
 func (sv *saver) beforeHeader(int) {
 	sv.ran = true
 	m, ctx, st := sv.m, sv.r.Context(), sv.st
+	defer func() { st.started = true }() // after this save: Login and Refresh now fail
 	sv.clientToken = st.existing
 	if sv.noSave {
 		return

@@ -24,6 +24,7 @@ type reqState struct {
 	gone         bool      // the loaded session's key was already gone when this request renewed or destroyed it
 	touchOf      []byte    // bytes loaded, when this commit only touches the session: written only over them
 	touchSkipped bool      // the touch found the session changed by another request and wrote nothing
+	started      bool      // the response header has been sent: a new token can no longer reach the client
 }
 
 // stateKey is keyed by the store, so that each Manager finds its own

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,5 +130,35 @@ func TestLoadAndSave_ServeContent_through_ReadFrom_sets_cookie(t *testing.T) {
 	}
 	if got := body(t, res); got != "file body" || sessionCookie(res) == nil {
 		t.Fatalf("body %q cookie %v", got, sessionCookie(res))
+	}
+}
+
+func TestLogin_and_Refresh_after_the_first_byte_fail_and_keep_the_session(t *testing.T) {
+	for _, op := range []string{"login", "refresh"} {
+		t.Run(op, func(t *testing.T) {
+			_, _, s := newRedis(t)
+			m := session.New(s)
+			var opErr error
+			late := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "response started")
+				if op == "login" {
+					opErr = m.Login(r.Context(), "bob")
+				} else {
+					opErr = m.Refresh(r.Context())
+				}
+			}))
+			h := app(m)
+			tok := login(t, h, "alice")
+			res := do(t, late, "GET", "/", tok)
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			if !errors.Is(opErr, session.ErrResponseStarted) {
+				t.Fatalf("%s after the first byte returned %v, want ErrResponseStarted: its new token cannot reach the client", op, opErr)
+			}
+			if got := whoami(t, h, tok); got != "alice" {
+				t.Fatalf("session after the failed %s is %q, want alice's, still alive", op, got)
+			}
+		})
 	}
 }
