@@ -213,6 +213,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lr, err := c.lookup(r.Context(), r, pk, now)
 	if err != nil {
 		c.report(r.Context(), r, err)
+		if rcc.OnlyIfCached {
+			// Nothing stored can be read, and the client forbade asking
+			// the origin (RFC 9111 section 5.2.1.7).
+			c.gatewayTimeout(w)
+			return
+		}
 		c.setStatus(w.Header(), `fwd=miss; detail="store-unavailable"`)
 		h.next.ServeHTTP(w, r)
 		return

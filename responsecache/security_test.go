@@ -293,3 +293,16 @@ func TestRange_with_the_largest_last_byte_pos_serves_the_rest(t *testing.T) {
 		t.Fatalf("got %d %q, Content-Range %q", got.Code, got.Body.String(), got.Header().Get("Content-Range"))
 	}
 }
+
+func TestFailure_only_if_cached_with_redis_down_is_a_504_not_an_origin_request(t *testing.T) {
+	s, srv := realStore(t)
+	c := responsecache.New(s, responsecache.Options{StoreTimeout: 100 * time.Millisecond})
+	o := &origin{}
+	o.set(respond(http.StatusOK, "from origin", "Cache-Control", "max-age=600"))
+	h := c.Handler(o)
+	srv.Kill()
+	got := send(h, "GET", "http://example.com/o", "Cache-Control", "only-if-cached")
+	if got.Code != http.StatusGatewayTimeout || o.count() != 0 {
+		t.Fatalf("got %d, origin %d times: only-if-cached (RFC 9111 section 5.2.1.7) reached the origin", got.Code, o.count())
+	}
+}
