@@ -25,12 +25,14 @@
 //     invalidation, it never serves the value it invalidated.
 //   - Pub/sub is at-most-once: messages published while a subscriber is
 //     disconnected are lost. The local tier is therefore flushed whenever
-//     the subscription reconnects (store.Reconnected), and bypassed while
-//     there is no subscription. A disconnect is noticed when the
-//     connection fails, or at worst after about two of the store's
-//     subscription health intervals (one of silence before the ping, one
-//     waiting for its answer); Options.LocalTTL bounds how stale a value
-//     can be served in that window.
+//     the subscription reconnects (store.Reconnected), and bypassed before
+//     the first subscription and after Close. While a subscription is
+//     down and not yet back (the store reconnects by itself), the local
+//     tier keeps serving what it holds: an invalidation published in that
+//     time is missed until the reconnect flushes the tier, and
+//     Options.LocalTTL bounds how stale a value can be served meanwhile.
+//     A silent disconnect is noticed when the connection fails, or at
+//     worst after about two of the store's subscription health intervals.
 //   - The local TTL is never longer than the Redis TTL: a local entry
 //     expires with its Redis entry (the expiry is stored in the entry, so
 //     it costs no extra round trip; it is the writer's clock, so keep
