@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // writeMode is what a captureWriter does with the response it is given.
@@ -68,10 +69,28 @@ func (cw *captureWriter) writer() http.ResponseWriter {
 }
 
 // finish completes the response once the handler has returned: a handler
-// that wrote nothing sent an empty 200, unless it hijacked the connection.
+// that wrote nothing sent an empty 200, unless it hijacked the connection;
+// the trailers it set after the header went out are passed on to the
+// client's header, where net/http looks for them.
 func (cw *captureWriter) finish() {
 	if !cw.wroteHeader && !cw.hijacked {
 		cw.WriteHeader(http.StatusOK)
+	}
+	if cw.mode != modePass || cw.hijacked {
+		return
+	}
+	dst := cw.w.Header()
+	for _, line := range cw.h["Trailer"] {
+		for _, k := range splitList(line) {
+			if vs, ok := cw.h[http.CanonicalHeaderKey(k)]; ok {
+				dst[http.CanonicalHeaderKey(k)] = vs
+			}
+		}
+	}
+	for k, vs := range cw.h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			dst[k] = vs
+		}
 	}
 }
 
