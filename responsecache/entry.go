@@ -309,7 +309,11 @@ func (r *decoder) strsInto(pool *[]string) []string {
 // result shares b's memory (strings and an uncompressed body are not
 // copied), so b must not be modified afterwards: a value returned by
 // store.Get belongs to the caller, and records are never changed in place.
-func decodeRecord(b []byte, targets []string) (any, error) {
+//
+// A compressed body that inflates to more than maxBody bytes (the cache's
+// MaxObjectSize, which no stored body exceeds) is corrupt: a record
+// crafted to inflate without bound cannot exhaust memory.
+func decodeRecord(b []byte, targets []string, maxBody int64) (any, error) {
 	if len(b) < 4 || b[0] != recordMagic || b[1] != recordVersion {
 		return nil, errCorrupt
 	}
@@ -355,9 +359,9 @@ func decodeRecord(b []byte, targets []string) (any, error) {
 		} else {
 			_ = fr.(flate.Resetter).Reset(bytes.NewReader(body), nil)
 		}
-		out, err := io.ReadAll(fr)
+		out, err := io.ReadAll(io.LimitReader(fr, maxBody+1))
 		inflaters.Put(fr)
-		if err != nil {
+		if err != nil || int64(len(out)) > maxBody {
 			return nil, errCorrupt
 		}
 		body = out

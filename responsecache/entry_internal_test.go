@@ -21,7 +21,7 @@ func TestDecodeRecord_roundtrip_and_every_truncation_is_an_error(t *testing.T) {
 			VaryValues: []string{"gzip"},
 		}
 		b := encodeEntry(e)
-		rec, err := decodeRecord(b, nil)
+		rec, err := decodeRecord(b, nil, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestDecodeRecord_roundtrip_and_every_truncation_is_an_error(t *testing.T) {
 			t.Fatalf("a compressible body was not compressed: %d >= %d", len(b), len(body))
 		}
 		for i := 0; i < len(b); i++ {
-			if _, err := decodeRecord(b[:i], nil); err == nil {
+			if _, err := decodeRecord(b[:i], nil, 1<<20); err == nil {
 				t.Fatalf("truncation at %d of %d decoded without error", i, len(b))
 			}
 		}
@@ -43,14 +43,32 @@ func TestDecodeRecord_roundtrip_and_every_truncation_is_an_error(t *testing.T) {
 
 func TestDecodeRecord_garbage_is_an_error(t *testing.T) {
 	for _, b := range []string{"", "x", "\xc5\x01\x07\x00", "\xc5\x01\x01\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", strings.Repeat("\xc5", 100)} {
-		if _, err := decodeRecord([]byte(b), nil); err == nil {
+		if _, err := decodeRecord([]byte(b), nil, 1<<20); err == nil {
 			t.Fatalf("decoded %q", b)
 		}
 	}
 	ix := encodeIndex(&varyIndex{Fields: []string{"Foo"}, Nonce: "n"})
-	rec, err := decodeRecord(ix, nil)
+	rec, err := decodeRecord(ix, nil, 1<<20)
 	if err != nil || rec.(*varyIndex).Nonce != "n" {
 		t.Fatalf("index roundtrip: %v %v", rec, err)
+	}
+}
+
+// A record whose compressed body inflates past the cache's largest object
+// (crafted, or stored under a larger MaxObjectSize) is corrupt, and is not
+// inflated beyond that bound.
+func TestDecodeRecord_body_inflating_past_maxBody_is_an_error(t *testing.T) {
+	body := bytes.Repeat([]byte{0}, 4<<20) // 4 MiB of zeros deflate to a few KiB
+	b := encodeEntry(&entry{Status: 200, Header: http.Header{}, Body: body})
+	if len(b) > 64<<10 {
+		t.Fatalf("the test record is %d bytes, want a small one that inflates", len(b))
+	}
+	if _, err := decodeRecord(b, nil, 1<<20); err == nil {
+		t.Fatal("a body inflating to 4 MiB decoded under a 1 MiB bound")
+	}
+	rec, err := decodeRecord(b, nil, 4<<20)
+	if err != nil || len(rec.(*entry).Body) != len(body) {
+		t.Fatalf("at a bound of exactly its size: %v", err)
 	}
 }
 
@@ -62,7 +80,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeEntry(e))
 	f.Add(encodeIndex(&varyIndex{Fields: []string{"Foo"}, Nonce: "n"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec, err := decodeRecord(b, []string{"Cdn-Cache-Control"})
+		rec, err := decodeRecord(b, []string{"Cdn-Cache-Control"}, 1<<20)
 		if err == nil && rec == nil {
 			t.Fatal("no record and no error")
 		}

@@ -158,7 +158,7 @@ func (c *Cache) record(ctx context.Context, key string, now time.Time) (any, err
 	}
 	rec, ok := c.decoded.get(key, b)
 	if !ok {
-		if rec, err = decodeRecord(b, c.targets); err != nil {
+		if rec, err = decodeRecord(b, c.targets, c.maxObj); err != nil {
 			c.report(ctx, nil, err)
 			_ = c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
 				_, err := c.s.Delete(ctx, key)
