@@ -42,7 +42,6 @@ type captureWriter struct {
 	max         int64
 	written     int64
 	failed      bool // a write to the client failed: the response is incomplete
-	flushed     bool
 	hijacked    bool // the handler took the connection over
 }
 
@@ -203,7 +202,6 @@ func (cw *captureWriter) Flush() {
 	if !cw.wroteHeader {
 		cw.WriteHeader(http.StatusOK)
 	}
-	cw.flushed = true
 	if cw.mode == modePass {
 		_ = http.NewResponseController(cw.w).Flush()
 	}
