@@ -22,14 +22,7 @@ func TestCache_on_cluster(t *testing.T) {
 	mk := func(hook cache.Hook) *tiered.Cache[string] {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
 		t.Cleanup(func() { c.Close() })
-		tc := tiered.New(cache.New(goredis.New(c), cache.Options[string]{Codec: cache.String(), Prefix: "tcl:"}), tiered.Options[string]{Hook: hook})
-		t.Cleanup(func() { tc.Close() })
-		select {
-		case <-tc.Ready():
-		case <-time.After(20 * time.Second):
-			t.Fatal("not ready")
-		}
-		return tc
+		return start(t, cache.New(goredis.New(c), cache.Options[string]{Codec: cache.String(), Prefix: "tcl:"}), tiered.Options[string]{Hook: hook})
 	}
 	a := mk(nil)
 	b := mk(func(e cache.Event) {

@@ -44,13 +44,11 @@ func TestCache_read_joining_an_older_load_does_not_install_it_after_invalidation
 		}
 	}})
 	applied := make(chan struct{}, 16)
-	b := tiered.New(rc, tiered.Options[string]{LocalTTL: time.Hour, Hook: func(e cache.Event) {
+	b := start(t, rc, tiered.Options[string]{LocalTTL: time.Hour, Hook: func(e cache.Event) {
 		if e.Tier == cache.TierLocal && e.Kind == cache.Invalidate && e.Key == "k" {
 			applied <- struct{}{}
 		}
 	}})
-	t.Cleanup(func() { b.Close() })
-	<-b.Ready()
 	wait := func(ch chan struct{}, what string) {
 		t.Helper()
 		select {

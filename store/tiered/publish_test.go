@@ -21,15 +21,7 @@ func (mutedStore) Publish(context.Context, string, []byte) (int64, error) {
 
 func mutedInstance(t *testing.T, srv *redistest.Server) *tiered.Cache[string] {
 	t.Helper()
-	rc := cache.New[string](mutedStore{storeFor(t, srv)}, cache.Options[string]{Codec: cache.String(), Prefix: "t:"})
-	c := tiered.New(rc, tiered.Options[string]{})
-	t.Cleanup(func() { c.Close() })
-	select {
-	case <-c.Ready():
-	case <-time.After(20 * time.Second):
-		t.Fatal("subscription not ready")
-	}
-	return c
+	return start(t, cache.New[string](mutedStore{storeFor(t, srv)}, cache.Options[string]{Codec: cache.String(), Prefix: "t:"}), tiered.Options[string]{})
 }
 
 // The database was written, but the other instances' local tiers may still

@@ -23,14 +23,7 @@ func TestCache_on_redigo_backend(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pool.Close() })
-		c := tiered.New(cache.New(redigo.New(pool), cache.Options[string]{Codec: cache.String(), Prefix: "rg:"}), tiered.Options[string]{Hook: hook})
-		t.Cleanup(func() { c.Close() })
-		select {
-		case <-c.Ready():
-		case <-time.After(20 * time.Second):
-			t.Fatal("not ready")
-		}
-		return c
+		return start(t, cache.New(redigo.New(pool), cache.Options[string]{Codec: cache.String(), Prefix: "rg:"}), tiered.Options[string]{Hook: hook})
 	}
 	a := mk(nil)
 	b := mk(func(e cache.Event) {

@@ -19,14 +19,7 @@ func refreshingInstance(t *testing.T, srv *redistest.Server, fillLock bool) *tie
 	t.Helper()
 	rc := cache.New(storeFor(t, srv), cache.Options[string]{Codec: cache.String(), Prefix: "t:",
 		Beta: 1e9, Jitter: -1, FillLock: fillLock})
-	c := tiered.New(rc, tiered.Options[string]{LocalTTL: time.Hour})
-	t.Cleanup(func() { c.Close() })
-	select {
-	case <-c.Ready():
-	case <-time.After(20 * time.Second):
-		t.Fatal("subscription not ready")
-	}
-	return c
+	return start(t, rc, tiered.Options[string]{LocalTTL: time.Hour})
 }
 
 // When one instance refreshes an entry early, every instance's local tier

@@ -33,7 +33,13 @@ func storeFor(t *testing.T, srv *redistest.Server) *goredis.Store {
 // instance is one application instance: its own client and tiered cache.
 func instance(t *testing.T, srv *redistest.Server, o tiered.Options[string]) *tiered.Cache[string] {
 	t.Helper()
-	rc := cache.New(storeFor(t, srv), cache.Options[string]{Codec: cache.String(), Prefix: "t:"})
+	return start(t, cache.New(storeFor(t, srv), cache.Options[string]{Codec: cache.String(), Prefix: "t:"}), o)
+}
+
+// start returns a tiered cache over rc, closed when the test ends, once its
+// subscription is ready.
+func start(t *testing.T, rc *cache.Cache[string], o tiered.Options[string]) *tiered.Cache[string] {
+	t.Helper()
 	c := tiered.New(rc, o)
 	t.Cleanup(func() { c.Close() })
 	select {
