@@ -143,7 +143,7 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 	if l.isReleased() {
 		return 0, ErrLockNotHeld
 	}
-	ttl := func(ctx context.Context, s store.Store) answer {
+	t := l.lk.each(ctx, eachOpts{after: l.acquire, timeout: l.lk.nodeTimeout(l.ttl), values: true}, func(ctx context.Context, _ int, s store.Store) answer {
 		v, err := s.Eval(ctx, pttlScript, l.ownerKey(), l.valueArg()...)
 		if err != nil {
 			return answer{err: err}
@@ -153,24 +153,7 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 			return answer{err: err}
 		}
 		return answer{won: ms >= 0, value: ms}
-	}
-	if len(l.lk.nodes) == 1 {
-		a := ttl(ctx, l.lk.nodes[0])
-		switch {
-		case a.err != nil:
-			return 0, fmt.Errorf("locking: ttl %q: %w", l.key, a.err)
-		case !a.won:
-			return 0, ErrLockNotHeld
-		}
-		return time.Duration(a.value) * time.Millisecond, nil
-	}
-	r := newRound(l.lk.nodes, l.lk.deadlines.context(context.WithoutCancel(ctx), l.lk.nodeTimeout(l.ttl)), func(ctx context.Context, _ int, s store.Store) answer {
-		return ttl(ctx, s)
 	})
-	r.quorum, r.maxLost = l.lk.quorum, len(l.lk.nodes)-l.lk.quorum
-	r.now.values = make([]int64, 0, len(l.lk.nodes))
-	r.start(l.acquire)
-	t := r.wait(ctx)
 	if t.won < l.lk.quorum {
 		if err := l.quorumErr("ttl", t.won, t.errs); err != nil {
 			return 0, err
@@ -207,12 +190,11 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	// extends it; cutting it off at ttl/10 would lose a lock merely
 	// because Redis or the machine is loaded.
 	timeout := max(l.lk.nodeTimeout(l.ttl), time.Until(l.ValidUntil()))
-	held, errs := l.lk.each(ctx, l.acquire, timeout, false, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		v, err := s.Eval(ctx, extendScript, l.ownerKey(), l.value, ms)
-		return err == nil && v == int64(1), err
+	t := l.lk.each(ctx, eachOpts{after: l.acquire, timeout: timeout}, func(ctx context.Context, _ int, s store.Store) answer {
+		return scriptDone(s.Eval(ctx, extendScript, l.ownerKey(), l.value, ms))
 	})
-	if held < l.lk.quorum {
-		if err := l.quorumErr("extend", held, errs); err != nil {
+	if t.won < l.lk.quorum {
+		if err := l.quorumErr("extend", t.won, t.errs); err != nil {
 			return err
 		}
 		l.lose(errLost)
@@ -280,13 +262,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	p := inflight.add(owner, len(l.lk.nodes))
 	// A straggling acquire must not land after its store's release: each
 	// orders a store's release after its acquire (l.acquire).
-	held, errs := l.lk.each(ctx, l.acquire, l.lk.nodeTimeout(l.ttl), false, func(ctx context.Context, i int, s store.Store) (bool, error) {
+	t := l.lk.each(ctx, eachOpts{after: l.acquire, timeout: l.lk.nodeTimeout(l.ttl)}, func(ctx context.Context, _ int, s store.Store) answer {
 		defer inflight.finish(owner, p)
-		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
-		return err == nil && v == int64(1), err
+		return scriptDone(s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...))
 	})
-	if held < l.lk.quorum {
-		if err := l.quorumErr("release", held, errs); err != nil {
+	if t.won < l.lk.quorum {
+		if err := l.quorumErr("release", t.won, t.errs); err != nil {
 			return err
 		}
 		return ErrLockNotHeld

@@ -372,43 +372,59 @@ const releaseTimeout = 2 * time.Second
 func (lk *Locker) releaseAll(l *Lock) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	lk.each(ctx, nil, releaseTimeout, true, func(ctx context.Context, i int, s store.Store) (bool, error) {
-		v, err := s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...)
-		return err == nil && v == int64(1), err
+	lk.each(ctx, eachOpts{timeout: releaseTimeout, all: true}, func(ctx context.Context, _ int, s store.Store) answer {
+		return scriptDone(s.Eval(ctx, releaseScript, l.ownerKey(), l.valueArg()...))
 	})
 }
 
-// each runs fn on every node and returns how many reported true, and the
-// errors. With several nodes, fn runs in parallel, each call under a
-// context that ends after timeout and that ctx's cancellation does not cut
-// short (so that a release or extension is not left half done); with
-// after set (the lock's acquire round), a node's call is sent only once
-// that node has answered the acquire. each returns as soon as the outcome
-// is decided (a quorum reported true, or so many reported false that no
-// quorum can), unless all is set, or when ctx is done or timeout has
-// passed: a node that has not answered by then counts as failed, and its
-// call still runs in the background. A failed node does not decide the outcome: the caller must tell
-// "lost" (enough false answers) from "unknown" (failures), see
-// Lock.quorumErr.
-func (lk *Locker) each(ctx context.Context, after *round, timeout time.Duration, all bool, fn func(context.Context, int, store.Store) (bool, error)) (int, []error) {
+// scriptDone is the answer of a release or extend script: won if it
+// returned 1 (the lock was held with this value).
+func scriptDone(v any, err error) answer {
+	return answer{won: err == nil && v == int64(1), err: err}
+}
+
+// eachOpts says how each runs a call on every node.
+type eachOpts struct {
+	after   *round        // the lock's acquire round, if the call must follow it
+	timeout time.Duration // bounds each node's call
+	all     bool          // wait for every node's answer, not only a decision
+	values  bool          // keep the values of the nodes that won (TTL)
+}
+
+// each runs call on every node and returns the tally of their answers.
+// With several nodes, the calls run in parallel, each under a context that
+// ends after o.timeout and that ctx's cancellation does not cut short (so
+// that a release or extension is not left half done); with o.after set, a
+// node's call is sent only once that node has answered the acquire. each
+// returns as soon as the outcome is decided (a quorum won, or so many lost
+// that no quorum can), unless o.all is set, or when ctx is done or the
+// timeout has passed: a node that has not answered by then counts as
+// failed, and its call still runs in the background. A failed node does
+// not decide the outcome: the caller must tell "lost" (enough lost
+// answers) from "unknown" (failures), see Lock.quorumErr.
+func (lk *Locker) each(ctx context.Context, o eachOpts, call func(context.Context, int, store.Store) answer) tally {
 	if len(lk.nodes) == 1 {
-		ok, err := fn(ctx, 0, lk.nodes[0])
-		if err != nil {
-			return 0, []error{err}
+		var t tally
+		switch a := call(ctx, 0, lk.nodes[0]); {
+		case a.err != nil:
+			t.errs = []error{a.err}
+		case a.won:
+			t.won = 1
+			if o.values {
+				t.values = []int64{a.value}
+			}
+		default:
+			t.lost = 1
 		}
-		if ok {
-			return 1, nil
-		}
-		return 0, nil
+		return t
 	}
-	r := newRound(lk.nodes, lk.deadlines.context(context.WithoutCancel(ctx), timeout), func(ctx context.Context, i int, s store.Store) answer {
-		ok, err := fn(ctx, i, s)
-		return answer{won: ok && err == nil, err: err}
-	})
-	if !all {
+	r := newRound(lk.nodes, lk.deadlines.context(context.WithoutCancel(ctx), o.timeout), call)
+	if !o.all {
 		r.quorum, r.maxLost = lk.quorum, len(lk.nodes)-lk.quorum
 	}
-	r.start(after)
-	t := r.wait(ctx)
-	return t.won, t.errs
+	if o.values {
+		r.now.values = make([]int64, 0, len(lk.nodes))
+	}
+	r.start(o.after)
+	return r.wait(ctx)
 }
