@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/rediware/rediware/internal/redistest"
-	"github.com/rediware/rediware/store/cache"
 	"github.com/rediware/rediware/store/writebehind"
 )
 
@@ -17,7 +16,7 @@ func TestQueue_late_cache_update_defeats_a_fill_that_read_the_older_row(t *testi
 	srv := redistest.Start(t)
 	s := newStore(t, srv)
 	ctx := t.Context()
-	g := &gatedCache{Cache: cache.New(s, cache.Options[int]{}), gateValue: 1, reached: make(chan struct{}), release: make(chan struct{})}
+	g := newGatedCache(s, 1)
 	d := newDB()
 	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Cache: g})
 	first := make(chan error, 1)
@@ -41,19 +40,7 @@ func TestQueue_late_cache_update_defeats_a_fill_that_read_the_older_row(t *testi
 	if _, err := q.Write(ctx, "k", 2); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = q.Run(runCtx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if n, _ := q.Pending(ctx); n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("queue not drained")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	drain(t, q)
 	close(g.release) // 1's late cache update clears the entry
 	if err := <-first; err != nil {
 		t.Fatal(err)

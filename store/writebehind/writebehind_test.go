@@ -476,6 +476,30 @@ func (g *gatedCache) Set(ctx context.Context, key string, v int, ttl time.Durati
 	return g.Cache.Set(ctx, key, v, ttl, tags...)
 }
 
+// newGatedCache returns a cache over s whose Set of gateValue waits.
+func newGatedCache(s *goredis.Store, gateValue int) *gatedCache {
+	return &gatedCache{Cache: cache.New(s, cache.Options[int]{}), gateValue: gateValue, reached: make(chan struct{}), release: make(chan struct{})}
+}
+
+// drain runs a worker for q until the test ends, and waits until q has no
+// write pending.
+func drain(t *testing.T, q *writebehind.Queue[int]) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(t.Context())
+	t.Cleanup(stop)
+	go func() { _ = q.Run(runCtx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, _ := q.Pending(t.Context()); n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queue not drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestQueue_late_cache_update_of_older_write_does_not_win holds a Write of
 // 1 between its enqueue and its cache Set while a Write of 2 completes and
 // the worker applies it: the older write's late Set must not leave 1 in
@@ -484,7 +508,7 @@ func TestQueue_late_cache_update_of_older_write_does_not_win(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, srv)
 	ctx := t.Context()
-	g := &gatedCache{Cache: cache.New(s, cache.Options[int]{}), gateValue: 1, reached: make(chan struct{}), release: make(chan struct{})}
+	g := newGatedCache(s, 1)
 	d := newDB()
 	q, _ := writebehind.New(s, d.apply, writebehind.Options[int]{Cache: g})
 	first := make(chan error, 1)
@@ -493,20 +517,7 @@ func TestQueue_late_cache_update_of_older_write_does_not_win(t *testing.T) {
 	if _, err := q.Write(ctx, "k", 2); err != nil {
 		t.Fatal(err)
 	}
-	// A worker applies 2 (1 is coalesced) before 1's cache Set runs.
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = q.Run(runCtx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if n, _ := q.Pending(ctx); n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("queue not drained")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	drain(t, q) // a worker applies 2 (1 is coalesced) before 1's cache Set runs
 	if rows, _ := d.snapshot(); rows["k"] != 2 {
 		t.Fatalf("database %v, want k=2", rows)
 	}
