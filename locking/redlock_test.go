@@ -154,17 +154,7 @@ func TestRedlock_slow_node_does_not_stall_obtain(t *testing.T) {
 	// The paused node's client and the node timeout wait a minute: Obtain
 	// returning while the node is still paused shows that it decided on
 	// the quorum of the two others without waiting for the third.
-	srvs := redistest.StartN(t, 3)
-	stores := make([]store.Store, len(srvs))
-	for i, srv := range srvs {
-		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-		t.Cleanup(func() { c.Close() })
-		stores[i] = goredis.New(c)
-	}
-	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvs, lk := patientRedlock(t)
 	srvs[2].Pause()
 	defer srvs[2].Resume()
 	type result struct {
@@ -368,17 +358,7 @@ func TestRedlock_Release_returns_once_a_quorum_confirmed_and_finishes_in_the_bac
 	// returning while the node is paused shows that it returned with the
 	// quorum of the two others; the key then disappears from the paused
 	// node too once it answers.
-	srvs := redistest.StartN(t, 3)
-	stores := make([]store.Store, len(srvs))
-	for i, srv := range srvs {
-		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-		t.Cleanup(func() { c.Close() })
-		stores[i] = goredis.New(c)
-	}
-	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvs, lk := patientRedlock(t)
 	ctx := t.Context()
 	l, err := lk.Obtain(ctx, "job", 30*time.Second, nil)
 	if err != nil {
@@ -403,15 +383,7 @@ func TestRedlock_Release_returns_once_a_quorum_confirmed_and_finishes_in_the_bac
 		}
 	}
 	srvs[2].Resume()
-	s := newStore(t, srvs[2].Addr())
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, found, err := s.Get(ctx, "{lock:job}:owner"); err == nil && !found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the background release never reached the paused node")
-		}
-	}
+	waitGone(t, newStore(t, srvs[2].Addr()), "{lock:job}:owner") // the background release reached it
 }
 
 func TestRedlock_Obtain_is_not_refused_by_this_process_s_release_in_flight(t *testing.T) {
@@ -451,4 +423,23 @@ func TestRedlock_Obtain_is_not_refused_by_this_process_s_release_in_flight(t *te
 	if err := l2.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// patientRedlock starts three servers and returns a Redlock over them whose
+// clients and node timeout wait a minute: a call that returns while a
+// server is paused shows that it decided without that server.
+func patientRedlock(t *testing.T) ([]*redistest.Server, *locking.Locker) {
+	t.Helper()
+	srvs := redistest.StartN(t, 3)
+	stores := make([]store.Store, len(srvs))
+	for i, srv := range srvs {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+		t.Cleanup(func() { c.Close() })
+		stores[i] = goredis.New(c)
+	}
+	lk, err := locking.NewRedlock(stores, locking.Options{NodeTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srvs, lk
 }
