@@ -205,7 +205,7 @@ func TestManager_on_a_store_without_optional_powers(t *testing.T) {
 
 func TestRevokeAll_in_flight_request_cannot_resurrect_the_session_without_Doer(t *testing.T) {
 	_, c, s := newRedis(t)
-	testNoResurrection(t, c, scriptOnly{s})
+	testNoResurrection(t, c, scriptOnly{s}, false)
 }
 
 func TestLoadAndSave_paused_redis_on_redigo_does_not_hang(t *testing.T) {

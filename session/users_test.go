@@ -149,24 +149,39 @@ func TestRevokeOthers_keeps_the_current_session(t *testing.T) {
 
 func TestRevokeAll_in_flight_request_cannot_resurrect_the_session(t *testing.T) {
 	_, c, s := newRedis(t)
-	testNoResurrection(t, c, s)
+	testNoResurrection(t, c, s, false)
+}
+
+func TestRevokeAll_in_flight_read_due_for_a_touch_cannot_resurrect_the_session(t *testing.T) {
+	_, c, s := newRedis(t)
+	testNoResurrection(t, c, s, true)
 }
 
 // testNoResurrection revokes a session while a request that loaded it is
-// still running, then lets that request change it.
-func testNoResurrection(t *testing.T, c *redis.Client, s store.Store) {
-	m := session.New(s)
+// still running, then lets that request change it or, with touch, only
+// read it when it is due for a touch (touch.lua finds the key gone).
+func testNoResurrection(t *testing.T, c *redis.Client, s store.Store, touch bool) {
+	cfg := session.Config{}
+	if touch {
+		cfg = session.Config{IdleTimeout: time.Hour, TouchInterval: time.Millisecond}
+	}
+	m := session.NewManager(s, cfg)
 	loaded, revoked := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		close(loaded)
 		<-revoked
-		m.Put(r.Context(), "v", "written after revocation")
+		if !touch {
+			m.Put(r.Context(), "v", "written after revocation")
+		}
 		io.WriteString(w, "done")
 	})
 	mux.Handle("/", app(m))
 	h := m.LoadAndSave(mux)
 	tok := login(t, h, "alice")
+	if touch {
+		time.Sleep(5 * time.Millisecond) // the next read is due for a touch
+	}
 
 	done := make(chan *http.Response)
 	go func() { done <- do(t, h, "GET", "/slow", tok) }()
