@@ -203,7 +203,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if kb, ok := c.appendHeadKey(buf[:0], r, h.pol.route, fields); ok {
 			if e := c.localEntry(kb, r, now); e != nil && (!auth || e.authReuse()) {
 				if lifetime, age, fresh, mustValidate := h.assess(e, &rcc, now); fresh && !mustValidate {
-					c.serveHit(w, r, e, age, lifetime-age)
+					c.serveHit(w, r, e, age, lifetime-age, fields)
 					return
 				}
 			}
@@ -227,13 +227,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lifetime, age, fresh, mustValidate := h.assess(e, &rcc, now)
 		ttl := lifetime - age
 		if fresh && !mustValidate {
-			c.serveHit(w, r, e, age, ttl)
+			c.serveHit(w, r, e, age, ttl, fields)
 			return
 		}
 		if !fresh && !mustValidate && e.mayServeStale() {
 			staleness := age - lifetime
 			if rcc.HasMaxStale && staleness <= rcc.MaxStale {
-				c.serveHit(w, r, e, age, ttl)
+				c.serveHit(w, r, e, age, ttl, fields)
 				return
 			}
 			if e.cc.HasStaleWhileRevalidate && staleness <= e.cc.StaleWhileRevalidate && !rcc.OnlyIfCached {
@@ -367,13 +367,14 @@ var representationFields = []string{"Content-Length", "Content-Type", "Content-E
 // preconditions say the client's copy is current, with status in its
 // Cache-Status.
 func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, status string) {
-	c.writeStored(w, r, e, []string{seconds(age)}, []string{c.name + "; " + status}, nil)
+	c.writeStored(w, r, e, []string{seconds(age)}, []string{c.name + "; " + status}, nil, requestFields(r.Header))
 }
 
 // serveHit is serveStored for a plain hit ("hit; ttl=N"), with the Age,
 // Cache-Status and Content-Length values shared by the hits of the same
-// second on entries of the same ttl and length (see hitFields).
-func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, e *entry, age, ttl time.Duration) {
+// second on entries of the same ttl and length (see hitFields). fields are
+// r's header fields (see requestFields).
+func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, e *entry, age, ttl time.Duration, fields uint32) {
 	a, t, n := int64(age/time.Second), int64(ttl/time.Second), len(e.Body)
 	slot := &c.hits[uint64(a*31+t*7+int64(n))%uint64(len(c.hits))]
 	hf := slot.Load()
@@ -386,13 +387,15 @@ func (c *Cache) serveHit(w http.ResponseWriter, r *http.Request, e *entry, age, 
 		}
 		slot.Store(hf)
 	}
-	c.writeStored(w, r, e, hf.ageV, hf.statusV, hf.lengthV)
+	c.writeStored(w, r, e, hf.ageV, hf.statusV, hf.lengthV, fields)
 }
 
 // writeStored writes e with the given Age and Cache-Status values, and the
 // Content-Length of its whole body when lengthV is not nil. The value
 // slices may be shared: they are put in the header, never modified.
-func (c *Cache) writeStored(w http.ResponseWriter, r *http.Request, e *entry, ageV, statusV, lengthV []string) {
+// fields are r's header fields (see requestFields): the preconditions and
+// Range are looked up only when they may be present.
+func (c *Cache) writeStored(w http.ResponseWriter, r *http.Request, e *entry, ageV, statusV, lengthV []string, fields uint32) {
 	hdr := w.Header()
 	for k, v := range e.Header {
 		hdr[k] = v
@@ -405,8 +408,7 @@ func (c *Cache) writeStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 	} else {
 		hdr["Cache-Status"] = statusV
 	}
-	conditional := len(r.Header) > 0 // a request without header fields has no preconditions or Range
-	if conditional && e.Status >= 200 && e.Status < 300 && notModified(r, e) {
+	if fields&(rqIfNoneMatch|rqIfModifiedSince) != 0 && e.Status >= 200 && e.Status < 300 && notModified(r, e) {
 		for _, f := range representationFields {
 			delete(hdr, f)
 		}
@@ -420,7 +422,7 @@ func (c *Cache) writeStored(w http.ResponseWriter, r *http.Request, e *entry, ag
 	}
 	body := e.Body
 	code := e.Status
-	if conditional && code == http.StatusOK {
+	if fields&rqRange != 0 && code == http.StatusOK {
 		if rg := hget(r.Header, "Range"); rg != "" && hget(r.Header, "If-Range") == "" {
 			if start, end, ok := singleRange(rg, len(body)); ok {
 				hdr["Content-Range"] = []string{"bytes " + strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + "/" + strconv.Itoa(len(body))}

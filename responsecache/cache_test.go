@@ -1066,3 +1066,38 @@ func TestRedisHit_serves_the_stored_bytes_after_another_instance_replaced_them(t
 		}
 	}
 }
+
+func TestHit_honours_Range_and_If_None_Match_however_many_request_fields(t *testing.T) {
+	// The hit path scans a small request header once for the fields it
+	// needs, and looks them up one by one in a large one: both must find
+	// the preconditions and Range.
+	for _, filler := range []int{0, 3, 40} {
+		t.Run(strconv.Itoa(filler)+"_other_fields", func(t *testing.T) {
+			s, _ := miniStore(t)
+			c := responsecache.New(s, responsecache.Options{})
+			o := &origin{}
+			o.set(respond(http.StatusOK, "0123456789", "Cache-Control", "max-age=600", "ETag", `"v1"`))
+			h := c.Handler(o)
+			var extra []string
+			for i := range filler {
+				extra = append(extra, "X-Filler-"+strconv.Itoa(i), "x")
+			}
+			send(h, "GET", "http://example.com/f", extra...)
+			got := send(h, "GET", "http://example.com/f", append([]string{"Range", "bytes=2-4"}, extra...)...)
+			if got.Code != http.StatusPartialContent || got.Body.String() != "234" || got.Header().Get("Content-Range") != "bytes 2-4/10" {
+				t.Fatalf("Range on a hit: %d %q %q", got.Code, got.Body.String(), got.Header().Get("Content-Range"))
+			}
+			got = send(h, "GET", "http://example.com/f", append([]string{"If-None-Match", `"v1"`}, extra...)...)
+			if got.Code != http.StatusNotModified || got.Body.Len() != 0 {
+				t.Fatalf("If-None-Match on a hit: %d %q", got.Code, got.Body.String())
+			}
+			got = send(h, "GET", "http://example.com/f", extra...)
+			if got.Code != http.StatusOK || got.Body.String() != "0123456789" || got.Header().Get("Content-Length") != "10" {
+				t.Fatalf("plain hit: %d %q %q", got.Code, got.Body.String(), got.Header().Get("Content-Length"))
+			}
+			if o.count() != 1 {
+				t.Fatalf("origin asked %d times, want 1 (every request after the first is a hit)", o.count())
+			}
+		})
+	}
+}
