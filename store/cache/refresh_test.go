@@ -14,29 +14,7 @@ import (
 // another instance's fill.
 func TestGetOrLoad_xfetch_refreshes_with_FillLock(t *testing.T) {
 	_, s := newStore(t)
-	ctx := t.Context()
-	c := cache.New(s, cache.Options[int]{Beta: 1e9, Jitter: -1, FillLock: true})
-	var n atomic.Int32
-	load := func(context.Context) (int, error) {
-		time.Sleep(2 * time.Millisecond)
-		return int(n.Add(1)), nil
-	}
-	if v, _ := c.GetOrLoad(ctx, "k", load, time.Minute); v != 1 {
-		t.Fatalf("first = %d", v)
-	}
-	if v, _ := c.GetOrLoad(ctx, "k", load, time.Minute); v != 1 {
-		t.Fatalf("hit returned %d, want the cached 1", v)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if v, ok, _ := c.Get(ctx, "k"); ok && v >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no early refresh under FillLock: loader ran %d times", n.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitEarlyRefresh(t, cache.New(s, cache.Options[int]{Beta: 1e9, Jitter: -1, FillLock: true}))
 }
 
 // OnRefresh listeners hear of an early refresh once its value is in Redis,
