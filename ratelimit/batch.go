@@ -115,23 +115,9 @@ func newBatcher(l *Limiter, size int) *batcher {
 }
 
 // do decides one request, alone or in a batch. keys must stay valid until it
-// returns.
+// returns. The caller decides alone, without do, once batching is off
+// (disabled).
 func (bt *batcher) do(ctx context.Context, keys []string, n int, res *Result) error {
-	if bt.disabled.Load() {
-		l := bt.l
-		if !l.breaker.Allow() {
-			return store.ErrCircuitOpen
-		}
-		trial := l.breaker.State() == store.BreakerHalfOpen
-		b := l.bufs.Get().(*evalBuf)
-		copy(b.keys, keys)
-		err := unavailableReply(l.guardedEval(ctx, b, n, res))
-		l.bufs.Put(b)
-		if l.record(ctx, trial, err) {
-			return ctx.Err()
-		}
-		return err
-	}
 	c := callPool.Get().(*call)
 	c.keys, c.n, c.res, c.err, c.lead = keys, n, res, nil, false
 	bt.mu.Lock()

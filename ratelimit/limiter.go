@@ -333,7 +333,7 @@ func (l *Limiter) decide(ctx context.Context, b *evalBuf, n int, res *Result) er
 
 	var err error
 	switch {
-	case l.batch != nil:
+	case l.batch != nil && !l.batch.disabled.Load():
 		// The batch consults the breaker once per script call.
 		err = l.batch.do(ctx, b.keys, n, res)
 	case l.breaker.Allow():
