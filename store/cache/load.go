@@ -110,20 +110,8 @@ func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V
 	// as singleflight does, but without an Expiry, so that nobody keeps it
 	// (store/tiered installs only entries with one).
 	joined := c.flights.Add(1)
-	ch := c.sf.DoChan(fk, func() (_ any, err error) {
-		start := c.flights.Add(1)
-		// singleflight re-panics a panic from DoChan's function on a new
-		// goroutine, where no caller could recover it: turn it into an
-		// error for every waiter instead.
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
-			}
-		}()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
-		defer cancel()
-		e, err := c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
-		return flight[V]{e: e, start: start}, err
+	ch := c.sf.DoChan(fk, func() (any, error) {
+		return c.runFlight(ctx, key, fk, load, ttl, tags, l, degraded)
 	})
 	select {
 	case r := <-ch:
@@ -140,16 +128,33 @@ func (c *Cache[V]) loadShared(ctx context.Context, key, fk string, load Loader[V
 	}
 }
 
-// fill loads the value and writes it. It runs once per key at a time.
-func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (Entry[V], error) {
-	e, _, err := c.fillEntry(ctx, key, fk, load, ttl, tags, l, degraded)
-	return e, err
+// runFlight is the body of a shared load (a miss's, or an early
+// refresh's): fill under a context detached from ctx and bounded by
+// Options.LoadTimeout, then tell the OnRefresh listeners of a refresh that
+// wrote. It returns a flight.
+func (c *Cache[V]) runFlight(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (_ any, err error) {
+	start := c.flights.Add(1)
+	// singleflight re-panics a panic from DoChan's function on a new
+	// goroutine, where no caller could recover it: turn it into an error
+	// for every waiter instead.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
+		}
+	}()
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+	defer cancel()
+	e, written, err := c.fill(lctx, key, fk, load, ttl, tags, l, degraded)
+	if written && l.state == stateHit { // an early refresh
+		c.notifyRefreshed(lctx, key)
+	}
+	return flight[V]{e: e, start: start}, err
 }
 
-// fillEntry is fill, also reporting whether it wrote the entry to Redis
-// (rather than finding another instance's fill, or losing to a newer
-// write).
-func (c *Cache[V]) fillEntry(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (_ Entry[V], written bool, _ error) {
+// fill loads the value and writes it, and reports whether it wrote the
+// entry to Redis (rather than finding another instance's fill, or losing
+// to a newer write). It runs once per key at a time.
+func (c *Cache[V]) fill(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup, degraded bool) (_ Entry[V], written bool, _ error) {
 	// An early refresh (l.state == stateHit) finds the entry it refreshes
 	// in Redis: only an entry with another stamp is someone else's fill.
 	var skip uint64
@@ -317,20 +322,8 @@ func (c *Cache[V]) maybeRefresh(ctx context.Context, key, fk string, load Loader
 func (c *Cache[V]) refresh(ctx context.Context, key, fk string, load Loader[V], ttl time.Duration, tags []string, l lookup) {
 	// Shares the key with misses: if a fill is already running, this joins
 	// it. The result channel is buffered, so nobody needs to read it.
-	c.sf.DoChan(fk, func() (_ any, err error) {
-		start := c.flights.Add(1)
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("%w: %v", ErrLoaderPanic, p)
-			}
-		}()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
-		defer cancel()
-		e, written, err := c.fillEntry(lctx, key, fk, load, ttl, tags, l, false)
-		if written {
-			c.notifyRefreshed(lctx, key)
-		}
-		return flight[V]{e: e, start: start}, err
+	c.sf.DoChan(fk, func() (any, error) {
+		return c.runFlight(ctx, key, fk, load, ttl, tags, l, false)
 	})
 }
 
