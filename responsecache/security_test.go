@@ -308,24 +308,28 @@ func TestFailure_only_if_cached_with_redis_down_is_a_504_not_an_origin_request(t
 }
 
 func TestForwarded_response_trailers_reach_the_client(t *testing.T) {
-	s, _ := miniStore(t)
-	c := responsecache.New(s, responsecache.Options{})
-	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Trailer", "X-Checksum")
-		w.Header().Set("Cache-Control", "max-age=600")
-		io.WriteString(w, "body")
-		w.Header().Set("X-Checksum", "abc")                // declared trailer
-		w.Header().Set(http.TrailerPrefix+"X-Late", "xyz") // undeclared trailer
-	}))
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("X-Late") != "xyz" {
-		t.Fatalf("trailers %v: lost on the way through the cache", resp.Trailer)
+	for _, declared := range []string{"X-Checksum", "x-checksum"} {
+		t.Run(declared, func(t *testing.T) {
+			s, _ := miniStore(t)
+			c := responsecache.New(s, responsecache.Options{})
+			h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", declared)
+				w.Header().Set("Cache-Control", "max-age=600")
+				io.WriteString(w, "body")
+				w.Header().Set("X-Checksum", "abc")                // declared trailer
+				w.Header().Set(http.TrailerPrefix+"X-Late", "xyz") // undeclared trailer
+			}))
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, err := http.Get(srv.URL + "/t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("X-Late") != "xyz" {
+				t.Fatalf("trailers %v: lost on the way through the cache", resp.Trailer)
+			}
+		})
 	}
 }

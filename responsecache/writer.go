@@ -81,8 +81,9 @@ func (cw *captureWriter) finish() {
 	dst := cw.w.Header()
 	for _, line := range cw.h["Trailer"] {
 		for _, k := range splitList(line) {
-			if vs, ok := cw.h[http.CanonicalHeaderKey(k)]; ok {
-				dst[http.CanonicalHeaderKey(k)] = vs
+			k = http.CanonicalHeaderKey(k)
+			if vs, ok := cw.h[k]; ok {
+				dst[k] = vs
 			}
 		}
 	}
