@@ -48,6 +48,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// batchBehindTwo holds two unbatched calls in g (l's two batches in
+// flight) and queues each of decide in turn behind them, then lets the
+// held calls go and waits for every decision: decide[0] leads one batch of
+// them all, which it requires.
+func batchBehindTwo(t *testing.T, l *ratelimit.Limiter, g *gateStore, decide ...func()) {
+	t.Helper()
+	var held, queued sync.WaitGroup
+	for i := range 2 {
+		held.Go(func() {
+			if _, err := l.Allow(context.Background(), "holder"+strconv.Itoa(i)); err != nil {
+				t.Errorf("holder %d: %v", i, err)
+			}
+		})
+	}
+	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	for i, d := range decide {
+		queued.Go(d)
+		waitFor(t, fmt.Sprintf("decision %d queued", i), func() bool { return ratelimit.Pending(l) == i+1 })
+	}
+	g.release() // the first holder returns and hands the lead to decide[0]
+	done := make(chan struct{})
+	go func() { queued.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the decisions queued in one batch never returned")
+	}
+	g.release()
+	held.Wait()
+	if got := ratelimit.Batched(l); got != int64(len(decide)) {
+		t.Fatalf("%d decisions went in shared batches, want the %d queued", got, len(decide))
+	}
+}
+
 // TestBatch_foreign_value_fails_only_its_own_decision puts a hash where one
 // client's state belongs and sends that client's decision in one batch with
 // eight others. Unbatched, that decision fails with WRONGTYPE and nothing
@@ -75,45 +109,22 @@ func TestBatch_foreign_value_fails_only_its_own_decision(t *testing.T) {
 			if err := rc.HSet(ctx, tc.badKey, "foreign", "1").Err(); err != nil {
 				t.Fatal(err)
 			}
-			single, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: name, Limits: tc.limits})
-			if err != nil {
-				t.Fatal(err)
-			}
+			single, _ := newLimiter(t, s, ratelimit.Options{Name: name, Limits: tc.limits})
 			if _, err := single.Allow(ctx, "bad"); !store.IsRedisError(err, "WRONGTYPE") {
 				t.Fatalf("unbatched decision on a foreign value: err %v, want WRONGTYPE", err)
 			}
 
 			g := &gateStore{Store: s, gate: make(chan struct{})}
-			l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: name, Limits: tc.limits, Batch: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var held, queued sync.WaitGroup
-			for i := range 2 {
-				held.Go(func() {
-					if _, err := l.Allow(ctx, "holder"+strconv.Itoa(i)); err != nil {
-						t.Errorf("holder %d: %v", i, err)
-					}
-				})
-			}
-			waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+			l, _ := newLimiter(t, g, ratelimit.Options{Name: name, Limits: tc.limits, Batch: true})
 			var badErr error
-			queued.Go(func() { _, badErr = l.Allow(ctx, "bad") })
-			waitFor(t, "the bad decision queued", func() bool { return ratelimit.Pending(l) == 1 })
 			results := make([]*ratelimit.Result, 8)
 			errs := make([]error, 8)
+			decide := []func(){func() { _, badErr = l.Allow(ctx, "bad") }}
 			for i := range results {
-				queued.Go(func() { results[i], errs[i] = l.Allow(ctx, "good"+strconv.Itoa(i)) })
+				decide = append(decide, func() { results[i], errs[i] = l.Allow(ctx, "good"+strconv.Itoa(i)) })
 			}
-			waitFor(t, "nine decisions queued", func() bool { return ratelimit.Pending(l) == 9 })
-			g.release() // the first holder returns and hands the lead to "bad"
-			queued.Wait()
-			g.release()
-			held.Wait()
+			batchBehindTwo(t, l, g, decide...)
 
-			if got := ratelimit.Batched(l); got != 9 {
-				t.Fatalf("%d decisions went in shared batches, want the 9 queued", got)
-			}
 			if !store.IsRedisError(badErr, "WRONGTYPE") {
 				t.Errorf("batched decision on a foreign value: err %v, want WRONGTYPE as unbatched", badErr)
 			}
@@ -160,30 +171,11 @@ func allowRecover(l *ratelimit.Limiter, key string) (res *ratelimit.Result, err 
 func TestBatch_store_panic_releases_the_batch(t *testing.T) {
 	_, s := newRedis(t)
 	g := &panicStore{gateStore{Store: s, gate: make(chan struct{})}}
-	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "panics", Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Batch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held, queued sync.WaitGroup
-	for i := range 2 {
-		held.Go(func() { _, _ = allowRecover(l, "holder"+strconv.Itoa(i)) })
-	}
-	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	l, _ := newLimiter(t, g, ratelimit.Options{Name: "panics", Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Batch: true})
 	var boomErr, okErr error
-	queued.Go(func() { _, boomErr = allowRecover(l, "boom") })
-	waitFor(t, "the panicking decision queued", func() bool { return ratelimit.Pending(l) == 1 })
-	queued.Go(func() { _, okErr = allowRecover(l, "ok") })
-	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
-	g.release()
-	done := make(chan struct{})
-	go func() { queued.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the decisions batched with a panicking one never returned")
-	}
-	g.release()
-	held.Wait()
+	batchBehindTwo(t, l, &g.gateStore,
+		func() { _, boomErr = allowRecover(l, "boom") },
+		func() { _, okErr = allowRecover(l, "ok") })
 	if boomErr == nil || !strings.Contains(boomErr.Error(), "panic") {
 		t.Errorf("the batch's sender: err %v, want its panic", boomErr)
 	}
@@ -237,29 +229,12 @@ func TestBatch_script_error_in_one_decision_is_an_ERR_reply_as_unbatched(t *test
 		t.Fatalf("unbatched: err %v, want an ERR reply", err)
 	}
 	g := &gateStore{Store: s, gate: make(chan struct{})}
-	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "fe", Limits: []ratelimit.Limit{lim}, Batch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ratelimit.SetClock(l, func() time.Time { return base })
-	var held, queued sync.WaitGroup
-	for i := range 2 {
-		held.Go(func() { _, _ = l.Allow(ctx, "holder"+strconv.Itoa(i)) })
-	}
-	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	l, _ := newLimiter(t, g, ratelimit.Options{Name: "fe", Limits: []ratelimit.Limit{lim}, Batch: true})
 	var badErr, goodErr error
 	var good *ratelimit.Result
-	queued.Go(func() { _, badErr = l.Allow(ctx, "bad") })
-	waitFor(t, "the bad decision queued", func() bool { return ratelimit.Pending(l) == 1 })
-	queued.Go(func() { good, goodErr = l.Allow(ctx, "good") })
-	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
-	g.release()
-	queued.Wait()
-	g.release()
-	held.Wait()
-	if ratelimit.Batched(l) != 2 {
-		t.Fatalf("%d decisions went in shared batches, want 2", ratelimit.Batched(l))
-	}
+	batchBehindTwo(t, l, g,
+		func() { _, badErr = l.Allow(ctx, "bad") },
+		func() { good, goodErr = l.Allow(ctx, "good") })
 	if !store.IsRedisError(badErr, "ERR") {
 		t.Errorf("batched: err %v, want an ERR reply as unbatched", badErr)
 	}
@@ -284,33 +259,17 @@ func TestBatch_key_over_the_store_limit_fails_only_its_own_decision(t *testing.T
 	ctx := context.Background()
 	lim := ratelimit.PerHour(5).WithName("p")
 	long := strings.Repeat("a", ratelimit.MaxKeyLen) // used as it is: its Redis key is over 200 bytes
-	single, err := ratelimit.NewWithOptions(s, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	single, _ := newLimiter(t, s, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}})
 	if _, err := single.Allow(ctx, long); !errors.Is(err, store.ErrInvalidKey) {
 		t.Fatalf("unbatched: err %v, want store.ErrInvalidKey", err)
 	}
 	g := &gateStore{Store: s, gate: make(chan struct{})}
-	l, err := ratelimit.NewWithOptions(g, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}, Batch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held, queued sync.WaitGroup
-	for i := range 2 {
-		held.Go(func() { _, _ = l.Allow(ctx, "holder"+strconv.Itoa(i)) })
-	}
-	waitFor(t, "two calls in flight", func() bool { return g.calls.Load() == 2 })
+	l, _ := newLimiter(t, g, ratelimit.Options{Name: "kl", Limits: []ratelimit.Limit{lim}, Batch: true})
 	var badErr, goodErr error
 	var good *ratelimit.Result
-	queued.Go(func() { _, badErr = l.Allow(ctx, long) })
-	waitFor(t, "the long key queued", func() bool { return ratelimit.Pending(l) == 1 })
-	queued.Go(func() { good, goodErr = l.Allow(ctx, "good") })
-	waitFor(t, "two decisions queued", func() bool { return ratelimit.Pending(l) == 2 })
-	g.release()
-	queued.Wait()
-	g.release()
-	held.Wait()
+	batchBehindTwo(t, l, g,
+		func() { _, badErr = l.Allow(ctx, long) },
+		func() { good, goodErr = l.Allow(ctx, "good") })
 	if !errors.Is(badErr, store.ErrInvalidKey) {
 		t.Errorf("batched: err %v, want store.ErrInvalidKey as unbatched", badErr)
 	}
