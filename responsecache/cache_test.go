@@ -927,6 +927,25 @@ func (s *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 	return s.Store.Set(ctx, key, v, ttl)
 }
 
+// untilLocalHolds repeats requests until one round of them sends no GET to
+// Redis: until the local tier holds what they read. It fails the test
+// after 5s.
+func untilLocalHolds(t *testing.T, cs *countingStore, what string, requests func()) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before := cs.gets.Load()
+		requests()
+		if cs.gets.Load() == before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the local tier never held " + what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestLocalTier_hit_sends_nothing_to_Redis(t *testing.T) {
 	s, srv := realStore(t)
 	cs := &countingStore{Store: s}
@@ -951,19 +970,7 @@ func TestLocalTier_hit_sends_nothing_to_Redis(t *testing.T) {
 			send(h, "GET", url, tc.req...) // miss: stored
 			// A hit from Redis fills the local tier (once its subscription
 			// is live, just after the server reports it: maybe retry).
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				send(h, "GET", url, tc.req...)
-				before := cs.gets.Load()
-				send(h, "GET", url, tc.req...)
-				if cs.gets.Load() == before {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the local tier never held the entry")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			untilLocalHolds(t, cs, "the entry", func() { send(h, "GET", url, tc.req...) })
 			gets, sets, calls := cs.gets.Load(), cs.sets.Load(), o.count()
 			for range 3 {
 				w := send(h, "GET", url, tc.req...)
@@ -1008,20 +1015,11 @@ func TestLocalTier_Vary_hits_serve_each_request_its_own_variant(t *testing.T) {
 	for _, tc := range cases {
 		send(h, "GET", url, tc.req...)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		before := cs.gets.Load()
+	untilLocalHolds(t, cs, "every variant", func() {
 		for _, tc := range cases {
 			send(h, "GET", url, tc.req...)
 		}
-		if cs.gets.Load() == before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the local tier never held every variant")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 	gets := cs.gets.Load()
 	for round := range 3 {
 		for i, tc := range cases {
