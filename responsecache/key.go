@@ -164,8 +164,10 @@ func (c *Cache) appendHeadKey(dst []byte, r *http.Request, rt *Route, fields uin
 		return dst, false
 	}
 	if bytes.ContainsAny(pk, "{}%") {
-		// Escaped as store.Keyspace escapes it (percent-encoded paths).
-		pk = bytes.Clone(pk)
+		// Escaped as store.Keyspace escapes it (percent-encoded paths),
+		// from a copy on the stack (pk is at most maxKeyURL long).
+		var tmp [maxKeyURL]byte
+		pk = append(tmp[:0], pk...)
 		dst = dst[:start]
 		for _, b := range pk {
 			switch b {
