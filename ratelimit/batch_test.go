@@ -2,9 +2,11 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,4 +203,36 @@ func TestBatch_GCRA_matches_single_decisions(t *testing.T) {
 		t.Fatal("no decision was batched; the test proves nothing")
 	}
 	t.Logf("%d of %d decisions went in shared batches", ratelimit.Batched(batched), 40*48)
+}
+
+// TestBatch_GCRA_reads_fresh_keys_without_a_GET_each: the GCRA batch
+// script reads its keys with one MGET. A key MGET finds empty (a client's
+// first request, or its first since its state expired: the usual case for
+// a client within its limit) must cost no GET of its own; only a value of
+// another type (TestBatch_foreign_value_fails_only_its_own_decision) does.
+func TestBatch_GCRA_reads_fresh_keys_without_a_GET_each(t *testing.T) {
+	srv, s := newRedis(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = rc.Close() })
+	g := &gateStore{Store: s, gate: make(chan struct{})}
+	l, _ := newLimiter(t, g, ratelimit.Options{Name: "fresh", Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Batch: true})
+	errs := make([]error, 8)
+	decide := make([]func(), len(errs))
+	for i := range decide {
+		decide[i] = func() { _, errs[i] = l.Allow(t.Context(), "c"+strconv.Itoa(i)) }
+	}
+	batchBehindTwo(t, l, g, decide...)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	stats := rc.Info(t.Context(), "commandstats").Val()
+	calls := func(cmd string) string {
+		_, after, _ := strings.Cut(stats, "cmdstat_"+cmd+":calls=")
+		n, _, _ := strings.Cut(after, ",")
+		return n
+	}
+	// The two held calls, decided alone by gcra.lua, GET once each.
+	if get, mget := calls("get"), calls("mget"); get != "2" || mget != "1" {
+		t.Errorf("GET called %q times, MGET %q, for 8 fresh keys in one batch and 2 alone; want 2 and 1", get, mget)
+	}
 }

@@ -2,9 +2,9 @@
 -- policy (Options.Batch). Each decision runs gcra.lua's arithmetic, line for
 -- line, in arrival order; what this script saves is the per-decision Lua
 -- work that does not depend on the decision: the clock, the policy's
--- constants, and one GET per key (one MGET for the batch, and a GET for a
--- key MGET finds empty; a key decided twice in a batch sees the value the
--- earlier decision wrote).
+-- constants, and one GET per key (one MGET for the batch, and one EXISTS
+-- over the keys MGET finds empty; a key decided twice in a batch sees the
+-- value the earlier decision wrote).
 --
 -- KEYS[r]   the key of decision r
 -- ARGV[1]   "" (TIME) or a time in microseconds (tests)
@@ -30,15 +30,23 @@ local T = P / R
 local tau = B * T
 local floor, ceil, fmt, call = math.floor, math.ceil, string.format, redis.call
 local nk = #KEYS
-local vals
-if nk <= 1000 then
-  vals = call("MGET", unpack(KEYS))
-else -- unpack has a limit on the number of values (a large BatchSize)
-  vals = {}
-  for i = 1, nk, 1000 do
-    local v = call("MGET", unpack(KEYS, i, math.min(i + 999, nk)))
-    for x = 1, #v do vals[i + x - 1] = v[x] end
+-- MGET gives nil both for a missing key and for a value of another type,
+-- where gcra.lua's GET fails with WRONGTYPE. One EXISTS over the keys MGET
+-- finds empty tells whether any holds such a value (foreign); only then are
+-- they read again, each with GET, for that decision alone to fail the same
+-- way (and the foreign value not to be overwritten). Chunks of 1000 keys:
+-- unpack has a limit on the number of values (a large BatchSize).
+local vals, foreign = {}, false
+for i = 1, nk, 1000 do
+  local j = math.min(i + 999, nk)
+  local v = call("MGET", unpack(KEYS, i, j))
+  local empty, ne = {}, 0
+  for r = i, j do
+    local x = v[r - i + 1]
+    vals[r] = x
+    if not x then ne = ne + 1; empty[ne] = KEYS[r] end
   end
+  if ne > 0 and not foreign then foreign = call("EXISTS", unpack(empty)) > 0 end
 end
 local seen = {}
 local out, m = {}, 0
@@ -49,10 +57,7 @@ for r = 1, nk do
   local failed
   if tat == nil then
     tat = vals[r]
-    if not tat then
-      -- MGET gives nil for a value of another type, where gcra.lua's GET
-      -- fails with WRONGTYPE: ask again, for this decision alone to fail
-      -- the same way (and the foreign value not to be overwritten).
+    if not tat and foreign then
       local ok, v = pcall(call, "GET", key)
       if ok then tat = v else failed = v end
     end
