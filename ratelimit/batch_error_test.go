@@ -88,9 +88,8 @@ func batchBehindTwo(t *testing.T, l *ratelimit.Limiter, g *gateStore, decide ...
 // else is affected; batched, it must fail the same way, leave the foreign
 // value alone, and the eight other clients must be decided as usual.
 func TestBatch_foreign_value_fails_only_its_own_decision(t *testing.T) {
-	srv, s := newRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = rc.Close() })
+	_, s := newRedis(t)
+	rc := s.Client()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
@@ -215,9 +214,8 @@ func TestBatch_store_panic_releases_the_batch(t *testing.T) {
 // ERR reply. Batched with others, that decision must get the same kind of
 // error (a *store.RedisError with code ERR), and the others be decided.
 func TestBatch_script_error_in_one_decision_is_an_ERR_reply_as_unbatched(t *testing.T) {
-	srv, s := newRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = rc.Close() })
+	_, s := newRedis(t)
+	rc := s.Client()
 	ctx := context.Background()
 	lim := ratelimit.PerHour(5).WithName("p").WithAlgorithm(ratelimit.FixedWindow)
 	win := base.UnixMicro() / time.Hour.Microseconds()

@@ -211,9 +211,8 @@ func TestBatch_GCRA_matches_single_decisions(t *testing.T) {
 // a client within its limit) must cost no GET of its own; only a value of
 // another type (TestBatch_foreign_value_fails_only_its_own_decision) does.
 func TestBatch_GCRA_reads_fresh_keys_without_a_GET_each(t *testing.T) {
-	srv, s := newRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = rc.Close() })
+	_, s := newRedis(t)
+	rc := s.Client()
 	g := &gateStore{Store: s, gate: make(chan struct{})}
 	l, _ := newLimiter(t, g, ratelimit.Options{Name: "fresh", Limits: []ratelimit.Limit{ratelimit.PerHour(5)}, Batch: true})
 	errs := make([]error, 8)
